@@ -1,0 +1,49 @@
+# wind_pipeline: every target sets itself up; `make run` and `make test` are all a new machine needs.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+export DAGSTER_HOME := $(CURDIR)/.dagster_home
+
+.PHONY: install run up down status dev test lint format clean
+
+# Reinstall only when the project or its lock file changed.
+$(STAMP): pyproject.toml requirements.lock
+	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is required"'
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	set -o pipefail; $(BIN)/python -m pip install --quiet --disable-pip-version-check -c requirements.lock -e '.[dev]' 2>&1 | { grep -v 'is ignored: it is neither a file nor a directory' || true; }
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+up: install
+	@$(BIN)/wind-stack up
+
+down:
+	@if [ -x $(BIN)/wind-stack ]; then $(BIN)/wind-stack down; else echo "nothing to stop"; fi
+
+status: install
+	@$(BIN)/wind-stack status
+
+run: up
+	@mkdir -p $(DAGSTER_HOME)
+	@$(BIN)/python -m wind_pipeline.run_all
+
+dev: up
+	@mkdir -p $(DAGSTER_HOME)
+	$(BIN)/dagster dev
+
+test: install
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+clean: down
+	rm -rf .stack .dagster_home .env

@@ -1,0 +1,64 @@
+"""Pydantic schemas for the Conektor's inputs and outputs (they document the OpenAPI schema)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from pydantic import BaseModel, Field
+
+from api_service.models import VARIABLE_UNITS
+
+Variable = StrEnum("Variable", {name: name for name in VARIABLE_UNITS})
+Variable.__doc__ = "A column of the Source table `data`."
+
+
+class DataFormat(StrEnum):
+    """How `/data` lays out its rows."""
+
+    records = "records"
+    columns = "columns"
+
+
+class DataRecordsResponse(BaseModel):
+    start: datetime = Field(description="Inclusive start of the range (UTC).")
+    end: datetime = Field(description="Exclusive end of the range (UTC).")
+    variables: list[str] = Field(description="The variables returned, in order.")
+    row_count: int = Field(description="Number of rows in `data`.")
+    data: list[dict[str, float | str | None]] = Field(
+        description="One object per minute: `timestamp` plus each variable.",
+        examples=[[{"timestamp": "2024-01-05T00:00:00+00:00", "wind_speed": 7.2, "power": 812.5}]],
+    )
+
+
+class DataColumnsResponse(BaseModel):
+    start: datetime
+    end: datetime
+    variables: list[str]
+    row_count: int
+    data: dict[str, list[float | str | None]] = Field(
+        description="One array per column (`timestamp` plus each variable), all of length row_count.",
+        examples=[{"timestamp": ["2024-01-05T00:00:00+00:00"], "wind_speed": [7.2], "power": [812.5]}],
+    )
+
+
+class CoverageResponse(BaseModel):
+    first_timestamp: datetime | None = Field(description="Earliest row, or null if empty.")
+    last_timestamp: datetime | None = Field(description="Latest row, or null if empty.")
+    row_count: int = Field(description="Rows in the Source table.")
+    expected_minutes: int = Field(description="Minutes from first to last timestamp, inclusive.")
+    missing_minutes: int = Field(description="expected_minutes - row_count.")
+
+
+class VariableInfo(BaseModel):
+    name: str
+    unit: str
+
+
+class HealthResponse(BaseModel):
+    status: str = Field(examples=["ok"])
+    database: str = Field(examples=["ok"])
+
+
+class ErrorResponse(BaseModel):
+    detail: str | list[dict] = Field(description="What went wrong.")

