@@ -16,7 +16,10 @@ def make_engine(url: str, pool_size: int = 8) -> Engine:
         max_overflow=pool_size,
         pool_pre_ping=True,  # a restarted database is noticed at checkout, not mid-query
         pool_timeout=5,
-        connect_args={"options": "-c timezone=UTC -c statement_timeout=30000", "connect_timeout": 3},
+        connect_args={
+            "options": "-c timezone=UTC -c statement_timeout=30000",
+            "connect_timeout": 3,
+        },
     )
 
 

@@ -38,7 +38,9 @@ class DataColumnsResponse(BaseModel):
     row_count: int
     data: dict[str, list[float | str | None]] = Field(
         description="One array per column (`timestamp` plus each variable), all of length row_count.",
-        examples=[{"timestamp": ["2024-01-05T00:00:00+00:00"], "wind_speed": [7.2], "power": [812.5]}],
+        examples=[
+            {"timestamp": ["2024-01-05T00:00:00+00:00"], "wind_speed": [7.2], "power": [812.5]}
+        ],
     )
 
 

@@ -179,8 +179,10 @@ class EmbeddedPostgres:
             return False
         try:
             proc = psutil.Process(pid)
-            return proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE and (
-                "postgres" in proc.name()
+            return (
+                proc.is_running()
+                and proc.status() != psutil.STATUS_ZOMBIE
+                and ("postgres" in proc.name())
             )
         except psutil.Error:
             return False
@@ -300,8 +302,10 @@ class LocalStack:
             return None
         try:
             proc = psutil.Process(pid)
-            if proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE and any(
-                "api_service" in part for part in proc.cmdline()
+            if (
+                proc.is_running()
+                and proc.status() != psutil.STATUS_ZOMBIE
+                and any("api_service" in part for part in proc.cmdline())
             ):
                 return pid
         except psutil.Error:

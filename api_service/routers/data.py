@@ -56,7 +56,9 @@ def _data_query(variables: list[str], layout: DataFormat, start: datetime, end: 
         for name in ["timestamp", *variables]:
             pairs += [
                 literal(name),
-                func.coalesce(func.json_agg(aggregate_order_by(t.c[name], ordered)), _EMPTY_JSON_ARRAY),
+                func.coalesce(
+                    func.json_agg(aggregate_order_by(t.c[name], ordered)), _EMPTY_JSON_ARRAY
+                ),
             ]
         body = func.json_build_object(*pairs)
     return select(func.count(), cast(body, Text)).where(t.c.timestamp >= start, t.c.timestamp < end)
@@ -78,11 +80,16 @@ def read_data(
     conn: SourceConnection,
     start: Annotated[
         datetime,
-        Query(description="Inclusive start (ISO-8601; naive = UTC).", examples=["2024-01-05T00:00:00Z"]),
+        Query(
+            description="Inclusive start (ISO-8601; naive = UTC).",
+            examples=["2024-01-05T00:00:00Z"],
+        ),
     ],
     end: Annotated[
         datetime,
-        Query(description="Exclusive end (ISO-8601; naive = UTC).", examples=["2024-01-06T00:00:00Z"]),
+        Query(
+            description="Exclusive end (ISO-8601; naive = UTC).", examples=["2024-01-06T00:00:00Z"]
+        ),
     ],
     variables: Annotated[
         list[Variable] | None,
@@ -98,7 +105,9 @@ def read_data(
 ) -> Response:
     start_utc, end_utc = _as_utc(start), _as_utc(end)
     if start_utc >= end_utc:
-        raise _invalid("end", f"end ({end_utc.isoformat()}) must be after start ({start_utc.isoformat()})")
+        raise _invalid(
+            "end", f"end ({end_utc.isoformat()}) must be after start ({start_utc.isoformat()})"
+        )
     max_days = request.app.state.settings.max_range_days
     if end_utc - start_utc > timedelta(days=max_days):
         raise _invalid("end", f"the range may span at most {max_days} days")

@@ -1,0 +1,21 @@
+"""The code location: every Dagster definition of wind_pipeline, assembled in one place."""
+
+import dagster as dg
+
+from wind_pipeline.assets.aggregates import wind_10min_aggregates
+from wind_pipeline.assets.source import source_seed
+from wind_pipeline.assets.target import target_schema
+from wind_pipeline.jobs import bootstrap_job, wind_etl_job
+from wind_pipeline.resources import ConektorClient, SourceDatabase, TargetDatabase
+from wind_pipeline.schedules import wind_etl_daily_schedule
+
+defs = dg.Definitions(
+    assets=[source_seed, target_schema, wind_10min_aggregates],
+    jobs=[wind_etl_job, bootstrap_job],
+    schedules=[wind_etl_daily_schedule],
+    resources={
+        "source_db": SourceDatabase(),
+        "conektor": ConektorClient(),
+        "target_db": TargetDatabase(),
+    },
+)

@@ -1,0 +1,75 @@
+"""Load: replace a window's rows of the eight signals in the Target, atomically, with COPY."""
+
+from __future__ import annotations
+
+import io
+from datetime import datetime
+
+import pandas as pd
+from sqlalchemy import Engine, delete, func, select
+
+from wind_pipeline.target_models import Data
+
+# Advisory-lock namespace for "a day of wind_10min_aggregates" (the key's second half is the day).
+_LOCK_NAMESPACE = 0x57494E44
+
+
+class TargetSchemaMissing(RuntimeError):
+    """The Target has no signal table or misses signals: `target_schema` has not run."""
+
+
+def replace_window(
+    engine: Engine,
+    aggregates: pd.DataFrame,
+    start: datetime,
+    end: datetime,
+    signal_ids: dict[str, int],
+) -> int:
+    """Delete the signals' rows in [start, end) and insert `aggregates`, in one transaction.
+
+    Readers see the old day or the new day, never a mix; a failure leaves the old rows.
+    Runs for the same day serialize on an advisory lock, so concurrent runs converge.
+    """
+    unknown = set(aggregates["signal"].unique()) - set(signal_ids)
+    if unknown:
+        raise TargetSchemaMissing(
+            f"signals {sorted(unknown)} are not in the Target's signal table; "
+            "materialize target_schema first"
+        )
+    rows = pd.DataFrame(
+        {
+            "signal_id": aggregates["signal"].map(signal_ids),
+            "timestamp": aggregates["timestamp"],
+            "value": aggregates["value"],
+        }
+    )
+    buffer = io.StringIO()
+    # NaN is written as an empty field, which COPY's CSV format reads as NULL.
+    rows.to_csv(buffer, index=False, header=False, date_format="%Y-%m-%dT%H:%M:%S%z")
+    buffer.seek(0)
+
+    first_day, last_day = _epoch_day(start), _epoch_day(end) - 1
+    with engine.begin() as conn:
+        conn.execute(
+            select(
+                func.pg_advisory_xact_lock(
+                    _LOCK_NAMESPACE, func.generate_series(first_day, last_day)
+                )
+            )
+        )
+        conn.execute(
+            delete(Data).where(
+                Data.signal_id.in_(list(signal_ids.values())),
+                Data.timestamp >= start,
+                Data.timestamp < end,
+            )
+        )
+        cursor = conn.connection.dbapi_connection.cursor()
+        cursor.copy_expert(
+            'COPY "data" (signal_id, timestamp, value) FROM STDIN WITH (FORMAT csv)', buffer
+        )
+    return len(rows)
+
+
+def _epoch_day(moment: datetime) -> int:
+    return int(moment.timestamp() // 86400)

@@ -1,0 +1,103 @@
+"""The whole ETL for one or more UTC days, shared by the Dagster asset and `wind-etl`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+
+import pandas as pd
+from sqlalchemy import Engine
+
+from wind_pipeline.etl.extract import ConektorSession
+from wind_pipeline.etl.load import TargetSchemaMissing, replace_window
+from wind_pipeline.etl.transform import aggregate_10min
+from wind_pipeline.target_models import AGGREGATED_VARIABLES, signal_ids
+
+MINUTES_PER_DAY = 1440
+
+
+class EmptySourceDay(RuntimeError):
+    """The API returned no rows for a requested day; the target was left untouched."""
+
+
+@dataclass(frozen=True)
+class DayResult:
+    day: date
+    source_rows: int
+    rows_written: int
+
+
+@dataclass
+class EtlResult:
+    start: datetime
+    end: datetime
+    days: list[DayResult] = field(default_factory=list)
+    aggregates: pd.DataFrame | None = None
+
+    @property
+    def source_rows(self) -> int:
+        return sum(d.source_rows for d in self.days)
+
+    @property
+    def rows_written(self) -> int:
+        return sum(d.rows_written for d in self.days)
+
+
+def day_start(day: date) -> datetime:
+    return datetime.combine(day, time.min, tzinfo=UTC)
+
+
+def days_between(start: datetime, end: datetime) -> list[date]:
+    """The UTC days in [start, end), which must be whole days."""
+    count = (end - start) // timedelta(days=1)
+    return [start.date() + timedelta(days=i) for i in range(count)]
+
+
+def run_etl(session: ConektorSession, target: Engine, days: list[date]) -> EtlResult:
+    """Extract each day (one request a day), aggregate, and replace those days in one transaction.
+
+    All-or-nothing for the whole list: if any day has no source data, nothing is written.
+    """
+    if not days:
+        raise ValueError("no days to process")
+    days = sorted(days)
+    if days != [days[0] + timedelta(days=i) for i in range(len(days))]:
+        raise ValueError("days must be consecutive")
+    ids = signal_ids(target)
+    if len(ids) < 8:
+        raise TargetSchemaMissing(
+            "the Target has no signal table or misses signals; materialize target_schema first"
+        )
+
+    frames: list[pd.DataFrame] = []
+    empty: list[date] = []
+    for day in days:
+        frame = session.fetch_window(
+            day_start(day), day_start(day + timedelta(days=1)), AGGREGATED_VARIABLES
+        )
+        if frame.empty:
+            empty.append(day)
+        else:
+            frames.append(frame)
+    if empty:
+        listed = ", ".join(d.isoformat() for d in empty[:5]) + (" ..." if len(empty) > 5 else "")
+        raise EmptySourceDay(
+            f"no source data for {listed}: {session.coverage().describe()}; target left unchanged"
+        )
+
+    source = pd.concat(frames, ignore_index=True)
+    aggregates = aggregate_10min(source)
+    start, end = day_start(days[0]), day_start(days[-1] + timedelta(days=1))
+    replace_window(target, aggregates, start, end, ids)
+
+    source_per_day = source.groupby(source["timestamp"].dt.date).size()
+    written_per_day = aggregates.groupby(aggregates["timestamp"].dt.date).size()
+    return EtlResult(
+        start=start,
+        end=end,
+        days=[
+            DayResult(day, int(source_per_day.get(day, 0)), int(written_per_day.get(day, 0)))
+            for day in days
+        ],
+        aggregates=aggregates,
+    )
