@@ -1,0 +1,88 @@
+"""`wind-etl DATE`: the stand-alone ETL for one UTC day, the same code as the Dagster asset."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import UTC, date, datetime
+
+from sqlalchemy.exc import SQLAlchemyError
+
+from wind_pipeline.etl.extract import ConektorRequestError, ConektorSession, ConektorUnavailable
+from wind_pipeline.etl.load import TargetSchemaMissing
+from wind_pipeline.etl.pipeline import EmptySourceDay, run_etl
+from wind_pipeline.partitions import PARTITIONS_START
+from wind_pipeline.resources import make_engine
+from wind_pipeline.settings import ConfigurationError, load_settings, redact
+
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+
+
+class _OneLineParser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(EXIT_USAGE, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
+def parse_day(text: str, today: date | None = None) -> date:
+    """A partition day: YYYY-MM-DD, from the first partition up to yesterday (UTC)."""
+    try:
+        day = date.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"invalid date {text!r}: expected YYYY-MM-DD, e.g. 2024-01-05") from None
+    if len(text) != 10:
+        raise ValueError(f"invalid date {text!r}: expected YYYY-MM-DD, e.g. 2024-01-05")
+    first = date.fromisoformat(PARTITIONS_START)
+    today = today or datetime.now(UTC).date()
+    if not first <= day < today:
+        raise ValueError(
+            f"date {text} is outside the partitions: from {first} to {today} (exclusive; today is not complete)"
+        )
+    return day
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _OneLineParser(
+        prog="wind-etl",
+        description=(
+            "Aggregate one UTC day of wind speed and power to 10-minute mean/min/max/std, read "
+            "through the Conektor API and written to the Target database (replacing that day)."
+        ),
+    )
+    parser.add_argument("date", help="the UTC day, YYYY-MM-DD (e.g. 2024-01-05)")
+    args = parser.parse_args(argv)
+    try:
+        day = parse_day(args.date)
+        settings = load_settings()
+    except (ValueError, ConfigurationError) as exc:
+        print(f"wind-etl: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+
+    engine = make_engine(settings.target_db_url)
+    try:
+        with ConektorSession(settings.api_url) as session:
+            result = run_etl(session, engine, [day])
+    except (EmptySourceDay, ConektorUnavailable, ConektorRequestError, TargetSchemaMissing) as exc:
+        print(f"wind-etl: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    except SQLAlchemyError as exc:
+        reason = str(getattr(exc, "orig", exc) or exc).strip().splitlines()[0]
+        print(
+            f"wind-etl: Target database {redact(settings.target_db_url)} failed: {reason}",
+            file=sys.stderr,
+        )
+        return EXIT_FAILED
+    finally:
+        engine.dispose()
+
+    (only,) = result.days
+    print(
+        f"wind-etl: {only.day}: read {only.source_rows:,} source rows from {settings.api_url}, "
+        f"wrote {only.rows_written:,} rows to {redact(settings.target_db_url)} "
+        f"(window {result.start:%Y-%m-%dT%H:%MZ} .. {result.end:%Y-%m-%dT%H:%MZ})"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
