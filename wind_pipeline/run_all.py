@@ -6,11 +6,14 @@ them); everything is idempotent, so running it again converges on the same table
 from __future__ import annotations
 
 import sys
+import warnings
 
 import dagster as dg
 import httpx
 from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
+
+warnings.filterwarnings("ignore", category=dg.BetaWarning)  # backfill_policy is beta, by choice
 
 from wind_pipeline.definitions import defs
 from wind_pipeline.partitions import daily_partitions
@@ -57,9 +60,13 @@ def main() -> int:
             _run_job("bootstrap_job", instance)
             period = source_period(source)
             keys = set(daily_partitions.get_partition_keys())
-            days = [d.date().isoformat() for d in period.full_days() if d.date().isoformat() in keys]
+            days = [
+                d.date().isoformat() for d in period.full_days() if d.date().isoformat() in keys
+            ]
             if not days:
-                print(f"make run: no complete day to aggregate ({period.describe()})", file=sys.stderr)
+                print(
+                    f"make run: no complete day to aggregate ({period.describe()})", file=sys.stderr
+                )
                 return 1
             print(f"materializing wind_10min_aggregates for {days[0]} .. {days[-1]} (one run) ...")
             _run_job(
@@ -72,9 +79,7 @@ def main() -> int:
             )
         with target.connect() as conn:
             day = func.date_trunc("day", Data.timestamp, "UTC")
-            per_day = conn.execute(
-                select(day, func.count()).group_by(day).order_by(day)
-            ).all()
+            per_day = conn.execute(select(day, func.count()).group_by(day).order_by(day)).all()
     except (RuntimeError, SQLAlchemyError) as exc:
         print(f"make run: {str(exc).strip().splitlines()[0]}", file=sys.stderr)
         return 1
@@ -90,7 +95,9 @@ def main() -> int:
         print(f"        {bucket_day:%Y-%m-%d}  {count:>5} rows")
     print(f"        total {sum(c for _, c in per_day):,} rows in {len(per_day)} days")
     print(f"API     {settings.api_url}  (try {settings.api_url}/docs)")
-    print(f"UI      {UI_URL}" if _ui_running() else "UI      not running (start it with `make dev`)")
+    print(
+        f"UI      {UI_URL}" if _ui_running() else "UI      not running (start it with `make dev`)"
+    )
     return 0
 
 
