@@ -91,7 +91,9 @@ class ConektorSession:
     def get_json(self, path: str, params: list[tuple[str, str]] | None = None) -> object:
         retrying = Retrying(
             stop=stop_after_attempt(self.max_attempts),
-            wait=wait_exponential_jitter(initial=self.backoff_seconds, max=10.0),
+            wait=wait_exponential_jitter(
+                multiplier=self.backoff_seconds, max=10.0, jitter=self.backoff_seconds
+            ),
             retry=retry_if_exception(_is_transient),
             reraise=True,
         )

@@ -1,0 +1,28 @@
+"""Small helpers the tests share."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import sqlalchemy as sa
+
+def table_snapshot(url: str) -> list[tuple]:
+    """Every row of the Target's `data`, ordered: to compare a table before and after."""
+    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+    with engine.connect() as conn:
+        rows = conn.execute(
+            sa.text("SELECT signal_id, timestamp, value FROM data ORDER BY signal_id, timestamp")
+        ).all()
+    engine.dispose()
+    return [tuple(row) for row in rows]
+
+
+def scalar(url: str, sql: str, **params: object) -> object:
+    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+    with engine.connect() as conn:
+        value = conn.execute(sa.text(sql), params).scalar()
+    engine.dispose()
+    return value
+
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
