@@ -5,12 +5,10 @@ import dagster as dg
 from wind_pipeline.assets.aggregates import wind_10min_aggregates
 from wind_pipeline.assets.source import source_seed
 from wind_pipeline.assets.target import target_schema
-from wind_pipeline.partitions import daily_partitions
 
 wind_etl_job = dg.define_asset_job(
     name="wind_etl_job",
     selection=[wind_10min_aggregates],
-    partitions_def=daily_partitions,
     description="Aggregate one UTC day (a partition) of wind speed and power into the Target.",
 )
 
