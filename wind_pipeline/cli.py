@@ -8,12 +8,12 @@ from datetime import UTC, date, datetime
 
 from sqlalchemy.exc import SQLAlchemyError
 
+from wind_pipeline.db import make_engine
 from wind_pipeline.etl.extract import ConektorRequestError, ConektorSession, ConektorUnavailable
 from wind_pipeline.etl.load import TargetSchemaMissing
 from wind_pipeline.etl.pipeline import EmptySourceDay, run_etl
-from wind_pipeline.partitions import PARTITIONS_START
-from wind_pipeline.resources import make_engine
 from wind_pipeline.settings import ConfigurationError, load_settings, redact
+from wind_pipeline.source_data import FIRST_PARTITION_DAY
 
 EXIT_FAILED = 1
 EXIT_USAGE = 2
@@ -32,7 +32,7 @@ def parse_day(text: str, today: date | None = None) -> date:
         raise ValueError(f"invalid date {text!r}: expected YYYY-MM-DD, e.g. 2024-01-05") from None
     if len(text) != 10:
         raise ValueError(f"invalid date {text!r}: expected YYYY-MM-DD, e.g. 2024-01-05")
-    first = date.fromisoformat(PARTITIONS_START)
+    first = FIRST_PARTITION_DAY
     today = today or datetime.now(UTC).date()
     if not first <= day < today:
         raise ValueError(

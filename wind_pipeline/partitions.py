@@ -2,7 +2,10 @@
 
 import dagster as dg
 
-PARTITIONS_START = "2024-01-01"
+from wind_pipeline.source_data import FIRST_PARTITION_DAY
 
-# end_offset=0: the newest partition is the last complete UTC day (yesterday).
-daily_partitions = dg.DailyPartitionsDefinition(start_date=PARTITIONS_START, timezone="UTC")
+# No end date: the newest partition is the last complete UTC day (yesterday), so a source
+# seeded up to today is picked up by the schedule day after day.
+daily_partitions = dg.DailyPartitionsDefinition(
+    start_date=FIRST_PARTITION_DAY.isoformat(), timezone="UTC"
+)

@@ -12,18 +12,11 @@ from contextlib import contextmanager
 
 import dagster as dg
 from pydantic import Field, PrivateAttr
-from sqlalchemy import Engine, create_engine
+from sqlalchemy import Engine
 
+from wind_pipeline.db import make_engine
 from wind_pipeline.etl.extract import ConektorSession
 from wind_pipeline.settings import load_settings
-
-
-def make_engine(url: str) -> Engine:
-    return create_engine(
-        url,
-        pool_pre_ping=True,
-        connect_args={"options": "-c timezone=UTC", "connect_timeout": 5},
-    )
 
 
 class _DatabaseResource(dg.ConfigurableResource):

@@ -15,9 +15,9 @@ from sqlalchemy.exc import SQLAlchemyError
 
 warnings.filterwarnings("ignore", category=dg.BetaWarning)  # backfill_policy is beta, by choice
 
+from wind_pipeline.db import make_engine
 from wind_pipeline.definitions import defs
 from wind_pipeline.partitions import daily_partitions
-from wind_pipeline.resources import make_engine
 from wind_pipeline.settings import ConfigurationError, load_settings, redact
 from wind_pipeline.source_data import source_period
 from wind_pipeline.target_models import Data

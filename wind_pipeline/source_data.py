@@ -20,6 +20,8 @@ from api_service.models import SourceBase, source_table
 DEFAULT_SEED_START = datetime(2024, 1, 1, tzinfo=UTC)
 DEFAULT_SEED_DAYS = 10
 DEFAULT_RANDOM_SEED = 42
+# The daily partitions start with the default seeded period.
+FIRST_PARTITION_DAY = DEFAULT_SEED_START.date()
 
 
 @dataclass(frozen=True)

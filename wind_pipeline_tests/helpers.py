@@ -6,6 +6,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
+
 def table_snapshot(url: str) -> list[tuple]:
     """Every row of the Target's `data`, ordered: to compare a table before and after."""
     engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
@@ -23,6 +24,15 @@ def scalar(url: str, sql: str, **params: object) -> object:
         value = conn.execute(sa.text(sql), params).scalar()
     engine.dispose()
     return value
+
+
+def execute(url: str, sql: str, **params: object) -> int:
+    """Run one statement in its own transaction; return the affected row count."""
+    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+    with engine.begin() as conn:
+        count = conn.execute(sa.text(sql), params).rowcount
+    engine.dispose()
+    return count
 
 
 REPO_ROOT = Path(__file__).resolve().parents[1]

@@ -84,7 +84,9 @@ def target_rows(target_url: str) -> dict[tuple, float | None]:
     engine = sa.create_engine(target_url)
     with engine.connect() as conn:
         rows = conn.execute(
-            sa.text("SELECT s.name, d.timestamp, d.value FROM data d JOIN signal s ON s.id = d.signal_id")
+            sa.text(
+                "SELECT s.name, d.timestamp, d.value FROM data d JOIN signal s ON s.id = d.signal_id"
+            )
         ).all()
     engine.dispose()
     return {(name, ts): value for name, ts, value in rows}

@@ -45,7 +45,9 @@ def test_one_variable(api: httpx.Client):
 
 
 def test_naive_times_are_utc_and_offsets_are_honoured(api: httpx.Client):
-    naive = api.get("/data", params={"start": "2024-01-05T00:00:00", "end": "2024-01-05T01:00:00"}).json()
+    naive = api.get(
+        "/data", params={"start": "2024-01-05T00:00:00", "end": "2024-01-05T01:00:00"}
+    ).json()
     offset = api.get(
         "/data", params={"start": "2024-01-05T01:00:00+01:00", "end": "2024-01-05T02:00:00+01:00"}
     ).json()
@@ -66,7 +68,10 @@ def test_empty_range_outside_the_period(api: httpx.Client):
         ({"start": "2024-01-05", "end": "2024-01-05"}, "must be after start"),
         ({"start": "yesterday", "end": "2024-01-05"}, "datetime"),
         ({"start": "2024-01-05", "end": "2024-01-06", "variables": "rotor_speed"}, "wind_speed"),
-        ({"start": "2024-01-05", "end": "2024-01-06", "variables": "power; DROP TABLE data"}, "power"),
+        (
+            {"start": "2024-01-05", "end": "2024-01-06", "variables": "power; DROP TABLE data"},
+            "power",
+        ),
         ({"start": "2024-01-05", "end": "2024-01-06", "variables": ""}, "wind_speed"),
         ({"end": "2024-01-06"}, "start"),
         ({"start": "2024-01-01", "end": "2025-01-01"}, "at most"),

@@ -53,5 +53,7 @@ def test_importing_the_code_location_connects_to_nothing(monkeypatch):
         "PATH": "/usr/bin:/bin",
     }
     code = "from wind_pipeline.definitions import defs; import dagster as dg; dg.Definitions.validate_loadable(defs)"
-    result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120
+    )
     assert result.returncode == 0, result.stderr

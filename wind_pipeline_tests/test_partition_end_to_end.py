@@ -26,12 +26,16 @@ def test_one_partition_writes_1152_rows_and_rerun_is_identical(api_url, target_u
     result = materialize(api_url, target_url, partition_key="2024-01-05")
     assert result.success
     assert scalar(target_url, "SELECT count(*) FROM data") == 1152
-    assert scalar(
-        target_url,
-        "SELECT count(*) FROM data WHERE timestamp >= '2024-01-05Z' AND timestamp < '2024-01-06Z'",
-    ) == 1152
+    assert (
+        scalar(
+            target_url,
+            "SELECT count(*) FROM data WHERE timestamp >= '2024-01-05Z' AND timestamp < '2024-01-06Z'",
+        )
+        == 1152
+    )
     per_signal = scalar(
-        target_url, "SELECT array_agg(DISTINCT n) FROM (SELECT count(*) n FROM data GROUP BY signal_id) s"
+        target_url,
+        "SELECT array_agg(DISTINCT n) FROM (SELECT count(*) n FROM data GROUP BY signal_id) s",
     )
     assert per_signal == [144]
     assert scalar(target_url, "SELECT count(*) FROM data WHERE value = 'NaN'") == 0
@@ -68,7 +72,9 @@ def test_single_run_range_writes_each_day_and_records_each_partition(api_url, ta
     result = materialize(api_url, target_url, tags=tags)
     assert result.success
     assert scalar(target_url, "SELECT count(*) FROM data") == 3 * 1152
-    partitions = sorted(m.partition for m in result.asset_materializations_for_node("wind_10min_aggregates"))
+    partitions = sorted(
+        m.partition for m in result.asset_materializations_for_node("wind_10min_aggregates")
+    )
     assert partitions == ["2024-01-02", "2024-01-03", "2024-01-04"]
     before = table_snapshot(target_url)
     assert materialize(api_url, target_url, tags=tags).success

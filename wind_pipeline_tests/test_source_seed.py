@@ -55,7 +55,10 @@ def test_seeding_twice_never_duplicates(new_database: Callable[[str], str]):
     assert _materialize_seed(url).success
     assert scalar(url, "SELECT count(*) FROM data") == 14_400
     # Same seed, same data: re-seeding converges on the identical table.
-    assert scalar(url, "SELECT md5(string_agg(data::text, ',' ORDER BY timestamp)) FROM data") == before
+    assert (
+        scalar(url, "SELECT md5(string_agg(data::text, ',' ORDER BY timestamp)) FROM data")
+        == before
+    )
 
 
 def test_seed_window_and_random_seed_are_configurable(new_database: Callable[[str], str]):

@@ -15,7 +15,9 @@ from wind_pipeline.target_models import SIGNAL_NAMES
 def test_schema_tables_keys_and_signals(new_database: Callable[[str], str]):
     url = new_database("schema")
     for _ in range(2):  # creating twice is harmless
-        assert dg.materialize([target_schema], resources={"target_db": TargetDatabase(url=url)}).success
+        assert dg.materialize(
+            [target_schema], resources={"target_db": TargetDatabase(url=url)}
+        ).success
 
     engine = sa.create_engine(url)
     inspector = sa.inspect(engine)
@@ -26,7 +28,9 @@ def test_schema_tables_keys_and_signals(new_database: Callable[[str], str]):
     (fk,) = inspector.get_foreign_keys("data")
     assert fk["referred_table"] == "signal" and fk["constrained_columns"] == ["signal_id"]
     assert any(u["column_names"] == ["name"] for u in inspector.get_unique_constraints("signal"))
-    timestamp_type = next(c["type"] for c in inspector.get_columns("data") if c["name"] == "timestamp")
+    timestamp_type = next(
+        c["type"] for c in inspector.get_columns("data") if c["name"] == "timestamp"
+    )
     assert timestamp_type.timezone
 
     with engine.connect() as conn:

@@ -1,0 +1,117 @@
+"""The local stack as `make up`/`make run`/`make down` drive it, in a scratch folder.
+
+Also runs the design card's command, `dagster asset materialize --select
+wind_10min_aggregates --partition 2024-01-05`, exactly as written, in a shell where the
+project's venv is active.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import psutil
+import pytest
+
+from wind_pipeline.local_stack import LocalStack
+from wind_pipeline_tests.helpers import execute, scalar
+
+BIN = Path(sys.executable).parent
+
+
+def _env(root: Path, dagster_home: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("WIND_", "DAGSTER_"))}
+    env.update({"WIND_STACK_ROOT": str(root), "DAGSTER_HOME": str(dagster_home)})
+    return env
+
+
+def _run(args: list[str], env: dict[str, str], cwd: Path, timeout: float = 300):
+    return subprocess.run(args, env=env, cwd=cwd, capture_output=True, text=True, timeout=timeout)
+
+
+def _dotenv(root: Path) -> dict[str, str]:
+    lines = (root / ".env").read_text().splitlines()
+    return dict(line.split("=", 1) for line in lines if line and not line.startswith("#"))
+
+
+@pytest.fixture(scope="module")
+def stack_root(tmp_path_factory: pytest.TempPathFactory):
+    root = tmp_path_factory.mktemp("stack")
+    home = root / "dagster_home"
+    home.mkdir()
+    env = _env(root, home)
+    yield root, env
+    _run([str(BIN / "wind-stack"), "down"], env, root)
+
+
+def test_up_writes_settings_and_is_idempotent(stack_root):
+    root, env = stack_root
+    first = _run([str(BIN / "wind-stack"), "up"], env, root)
+    assert first.returncode == 0, first.stderr
+    settings = _dotenv(root)
+    assert set(settings) == {"WIND_SOURCE_DB_URL", "WIND_TARGET_DB_URL", "WIND_API_URL"}
+    assert httpx.get(f"{settings['WIND_API_URL']}/health").status_code == 200
+
+    stack = LocalStack(root / ".stack", root / ".env")
+    pids = (stack.postgres.postmaster_pid(), stack.api_pid())
+    again = _run([str(BIN / "wind-stack"), "up"], env, root)
+    assert again.returncode == 0, again.stderr
+    assert (stack.postgres.postmaster_pid(), stack.api_pid()) == pids  # a no-op
+    assert _dotenv(root) == settings
+
+
+def test_make_run_flow_twice_gives_the_same_rows(stack_root):
+    root, env = stack_root
+    for _ in range(2):
+        result = _run([sys.executable, "-m", "wind_pipeline.run_all"], env, root)
+        assert result.returncode == 0, result.stderr
+        assert "14,400 rows from 2024-01-01T00:00Z to 2024-01-10T23:59Z" in result.stdout
+        assert result.stdout.count("1152 rows") == 10
+        assert "total 11,520 rows in 10 days" in result.stdout
+    target = _dotenv(root)["WIND_TARGET_DB_URL"]
+    assert scalar(target, "SELECT count(*) FROM data") == 11_520
+
+
+def test_design_card_command_works_as_written(stack_root):
+    root, env = stack_root
+    target = _dotenv(root)["WIND_TARGET_DB_URL"]
+    deleted = execute(
+        target, "DELETE FROM data WHERE timestamp >= '2024-01-05Z' AND timestamp < '2024-01-06Z'"
+    )
+    assert deleted == 1152
+    command = (
+        f"source {BIN / 'activate'} && export DAGSTER_HOME={env['DAGSTER_HOME']} && cd {root} && "
+        "dagster asset materialize --select wind_10min_aggregates --partition 2024-01-05"
+    )
+    result = _run(["bash", "-c", command], env, root)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert scalar(target, "SELECT count(*) FROM data") == 11_520
+
+
+def test_down_then_up_keeps_data_and_recovers_from_a_crash(stack_root):
+    root, env = stack_root
+    source = _dotenv(root)["WIND_SOURCE_DB_URL"]
+    assert _run([str(BIN / "wind-stack"), "down"], env, root).returncode == 0
+    status = _run([str(BIN / "wind-stack"), "status"], env, root).stdout
+    assert "postgres: stopped" in status and "api: stopped" in status
+    assert _run([str(BIN / "wind-stack"), "up"], env, root).returncode == 0
+    assert scalar(source, "SELECT count(*) FROM data") == 14_400
+
+    # Crash: SIGKILL both processes; their pid files stay behind.
+    stack = LocalStack(root / ".stack", root / ".env")
+    postmaster, api = stack.postgres.postmaster_pid(), stack.api_pid()
+    os.kill(api, signal.SIGKILL)
+    os.kill(postmaster, signal.SIGKILL)
+    psutil.wait_procs([psutil.Process(postmaster)], timeout=10)
+    time.sleep(0.5)  # let the orphaned backends notice the postmaster is gone
+    assert (root / ".stack" / "pgdata" / "postmaster.pid").exists()
+
+    result = _run([str(BIN / "wind-stack"), "up"], env, root)
+    assert result.returncode == 0, result.stderr
+    assert scalar(source, "SELECT count(*) FROM data") == 14_400
+    assert httpx.get(f"{_dotenv(root)['WIND_API_URL']}/health").status_code == 200
