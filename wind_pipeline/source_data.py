@@ -7,7 +7,6 @@ cut-in, rated and cut-out speeds, and the temperature has a daily cycle plus wea
 
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -16,10 +15,17 @@ import pandas as pd
 from sqlalchemy import Engine, text
 
 from api_service.models import SourceBase, source_table
+from wind_pipeline.pg_copy import ColumnType, copy_frame
 
 DEFAULT_SEED_START = datetime(2024, 1, 1, tzinfo=UTC)
 DEFAULT_SEED_DAYS = 10
 DEFAULT_RANDOM_SEED = 42
+SOURCE_COLUMNS: list[tuple[str, ColumnType]] = [
+    ("timestamp", "timestamptz"),
+    ("wind_speed", "float8"),
+    ("power", "float8"),
+    ("ambient_temperature", "float8"),
+]
 # The daily partitions start with the default seeded period.
 FIRST_PARTITION_DAY = DEFAULT_SEED_START.date()
 
@@ -104,18 +110,10 @@ def seed_source(engine: Engine, frame: pd.DataFrame) -> int:
     rows or the new ones.
     """
     create_source_table(engine)
-    buffer = io.StringIO()
-    frame.to_csv(buffer, index=False, header=False, date_format="%Y-%m-%dT%H:%M:%S%z")
-    buffer.seek(0)
     with engine.begin() as conn:
         # TRUNCATE would take an ACCESS EXCLUSIVE lock and block API readers; DELETE does not.
         conn.execute(text('DELETE FROM "data"'))
-        cursor = conn.connection.dbapi_connection.cursor()
-        cursor.copy_expert(
-            'COPY "data" (timestamp, wind_speed, power, ambient_temperature) FROM STDIN WITH (FORMAT csv)',
-            buffer,
-        )
-    return len(frame)
+        return copy_frame(conn.connection.dbapi_connection.cursor(), "data", frame, SOURCE_COLUMNS)
 
 
 @dataclass(frozen=True)
