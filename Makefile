@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 export DAGSTER_HOME := $(CURDIR)/.dagster_home
 
-.PHONY: install run up down status dev test lint format clean
+.PHONY: install run up down status dev test bench lint format clean
 
 # Reinstall only when the project or its lock file changed.
 $(STAMP): pyproject.toml requirements.lock Makefile
@@ -39,6 +39,10 @@ dev: up
 
 test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Benchmarks on a scratch stack; writes benchmarks/RESULTS.md and benchmarks/results.json.
+bench: install
+	$(BIN)/python -m benchmarks.bench_pipeline
 
 lint: install
 	$(BIN)/ruff check .

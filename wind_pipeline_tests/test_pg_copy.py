@@ -37,7 +37,9 @@ def test_round_trip_with_every_null_pattern(new_database):
         assert copy_frame(conn.connection.dbapi_connection.cursor(), "t", frame, columns) == 5
     with engine.connect() as conn:
         rows = conn.execute(
-            sa.text("SELECT id, to_char(ts AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US'), a, b FROM t ORDER BY id")
+            sa.text(
+                "SELECT id, to_char(ts AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US'), a, b FROM t ORDER BY id"
+            )
         ).all()
     engine.dispose()
     assert rows == [

@@ -1,0 +1,355 @@
+"""`make bench`: every stage of the pipeline next to its floor, measured in one run.
+
+Starts its own stack (embedded PostgreSQL + the Conektor API under uvicorn) in a scratch
+folder, runs each scenario several times after a warm-up, and writes
+`benchmarks/RESULTS.md` and `benchmarks/results.json`. Every target is a ratio or a
+throughput measured beside its reference, because the machine is noisy.
+
+    python -m benchmarks.bench_pipeline            # full run, writes the committed results
+    python -m benchmarks.bench_pipeline --smoke    # tiny sizes, one iteration (the test suite runs this)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+import warnings
+from collections.abc import Callable
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import pandas as pd
+import sqlalchemy as sa
+
+from wind_pipeline.db import make_engine
+from wind_pipeline.etl.extract import ConektorSession
+from wind_pipeline.etl.pipeline import day_start, run_etl
+from wind_pipeline.local_stack import LocalStack
+from wind_pipeline.pg_copy import copy_frame
+from wind_pipeline.source_data import generate_turbine_data, seed_source
+from wind_pipeline.target_models import SIGNAL_NAMES, create_target_schema
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+FIRST_DAY = date(2024, 1, 1)
+
+SQL_FLOOR = sa.text(
+    """
+    SELECT date_bin('10 minutes', timestamp, TIMESTAMPTZ '2024-01-01 00:00Z') AS bucket,
+           avg(wind_speed), min(wind_speed), max(wind_speed), stddev_samp(wind_speed),
+           avg(power), min(power), max(power), stddev_samp(power)
+    FROM data WHERE timestamp >= :start AND timestamp < :end
+    GROUP BY bucket ORDER BY bucket
+    """
+)
+
+NOOP_CODE_LOCATION = textwrap.dedent(
+    '''
+    """A no-op daily-partitioned asset: Dagster's own floor for one materialization."""
+    import dagster as dg
+
+    @dg.asset(partitions_def=dg.DailyPartitionsDefinition(start_date="2024-01-01"))
+    def noop(context: dg.AssetExecutionContext) -> None:
+        """Does nothing."""
+
+    defs = dg.Definitions(assets=[noop])
+    '''
+)
+
+
+def measure(fn: Callable[[], object], repeat: int, warmup: int = 1) -> dict[str, float]:
+    for _ in range(warmup):
+        fn()
+    samples = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        fn()
+        samples.append(time.perf_counter() - started)
+    return {
+        "median": statistics.median(samples),
+        "min": min(samples),
+        "max": max(samples),
+        "n": len(samples),
+    }
+
+
+def machine() -> dict[str, str]:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    import psutil
+
+    return {
+        "cpu": cpu,
+        "cores": str(os.cpu_count()),
+        "memory_gib": f"{psutil.virtual_memory().total / 2**30:.1f}",
+        "python": platform.python_version(),
+        "os": platform.platform(),
+    }
+
+
+def _rss_peak_kib(pid: int) -> int | None:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    except OSError:
+        return None
+    return None
+
+
+class Bench:
+    def __init__(self, root: Path, smoke: bool):
+        self.root = root
+        self.smoke = smoke
+        self.repeat = 1 if smoke else 5
+        self.warmup = 0 if smoke else 1
+        self.stack = LocalStack(root / ".stack", root / ".env")
+        self.results: dict[str, object] = {"machine": machine(), "smoke": smoke}
+
+    # -- set-up --------------------------------------------------------------------------
+    def start(self) -> None:
+        self.stack.up()
+        settings = self.stack.settings()
+        self.source_url = settings["WIND_SOURCE_DB_URL"]
+        self.target_url = settings["WIND_TARGET_DB_URL"]
+        self.api_url = settings["WIND_API_URL"]
+        self.source = make_engine(self.source_url)
+        self.target = make_engine(self.target_url)
+        with self.source.connect() as conn:
+            self.results["machine"]["postgresql"] = conn.execute(
+                sa.text("SHOW server_version")
+            ).scalar()  # type: ignore[index]
+        create_target_schema(self.target)
+
+    def stop(self) -> None:
+        self.source.dispose()
+        self.target.dispose()
+        self.stack.down()
+
+    def _env(self) -> dict[str, str]:
+        home = self.root / "dagster_home"
+        home.mkdir(exist_ok=True)
+        (home / "dagster.yaml").touch()
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("WIND_", "DAGSTER_"))}
+        env.update(self.stack.settings())
+        env["DAGSTER_HOME"] = str(home)
+        return env
+
+    # -- scenarios -----------------------------------------------------------------------
+    def seed(self, days: int) -> dict[str, float]:
+        timing = measure(
+            lambda: seed_source(self.source, generate_turbine_data(days=days)),
+            self.repeat,
+            self.warmup,
+        )
+        rows = days * 1440
+        return {**timing, "rows": rows, "rows_per_s": rows / timing["median"]}
+
+    def etl_day(self, day: date) -> dict[str, object]:
+        ids = dict(zip(SIGNAL_NAMES, range(1, 9), strict=True))
+        with self.target.connect() as conn:
+            ids = dict(conn.execute(sa.text("SELECT name, id FROM signal")).all())
+        start, end = day_start(day), day_start(day + timedelta(days=1))
+
+        def floor() -> None:
+            with self.source.connect() as conn:
+                rows = conn.execute(SQL_FLOOR, {"start": start, "end": end}).all()
+            buckets = pd.to_datetime([r[0] for r in rows], utc=True)
+            parts = []
+            for i, name in enumerate(SIGNAL_NAMES):
+                values = [r[i + 1] for r in rows]
+                parts.append(
+                    pd.DataFrame({"signal_id": ids[name], "timestamp": buckets, "value": values})
+                )
+            frame = pd.concat(parts, ignore_index=True)
+            with self.target.begin() as conn:
+                conn.execute(
+                    sa.text("DELETE FROM data WHERE timestamp >= :s AND timestamp < :e"),
+                    {"s": start, "e": end},
+                )
+                copy_frame(
+                    conn.connection.dbapi_connection.cursor(),
+                    "data",
+                    frame,
+                    [("signal_id", "int4"), ("timestamp", "timestamptz"), ("value", "float8")],
+                )
+
+        with ConektorSession(self.api_url) as session:
+            etl = measure(
+                lambda: run_etl(session, self.target, [day]), self.repeat * 4, self.warmup
+            )
+        sql = measure(floor, self.repeat * 4, self.warmup)
+        return {"etl_core": etl, "sql_floor": sql, "ratio": etl["median"] / sql["median"]}
+
+    def cli(self, args: list[str], cwd: Path | None = None) -> tuple[float, int | None]:
+        started = time.perf_counter()
+        proc = subprocess.Popen(
+            [str(BIN / "dagster"), "asset", "materialize", *args],
+            env=self._env(),
+            cwd=cwd or self.root,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        _, status, usage = os.wait4(proc.pid, 0)
+        elapsed = time.perf_counter() - started
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        if proc.returncode != 0:
+            raise RuntimeError(
+                f"dagster asset materialize {args} failed: {proc.stderr.read().decode()[-2000:]}"
+            )
+        return elapsed, usage.ru_maxrss
+
+    def backfill(self, days: int) -> dict[str, object]:
+        last = FIRST_DAY + timedelta(days=days - 1)
+        args = [
+            "-m",
+            "wind_pipeline.definitions",
+            "--select",
+            "wind_10min_aggregates",
+            "--partition-range",
+            f"{FIRST_DAY}...{last}",
+        ]
+        samples, rss = [], []
+        for _ in range(max(1, self.repeat // 2)):
+            elapsed, peak = self.cli(args)
+            samples.append(elapsed)
+            rss.append(peak)
+        api_pid = self.stack.api_pid()
+        return {
+            "days": days,
+            "median": statistics.median(samples),
+            "min": min(samples),
+            "max": max(samples),
+            "per_day": statistics.median(samples) / days,
+            "run_peak_rss_mib": max(r for r in rss if r) / 1024 if any(rss) else None,
+            "api_peak_rss_mib": (_rss_peak_kib(api_pid) or 0) / 1024 if api_pid else None,
+        }
+
+    def one_partition_vs_noop(self) -> dict[str, object]:
+        scratch = self.root / "noop"
+        scratch.mkdir(exist_ok=True)
+        (scratch / "noop_defs.py").write_text(NOOP_CODE_LOCATION)
+        ours_args = [
+            "-m",
+            "wind_pipeline.definitions",
+            "--select",
+            "wind_10min_aggregates",
+            "--partition",
+            "2024-01-02",
+        ]
+        noop_args = [
+            "-f",
+            str(scratch / "noop_defs.py"),
+            "--select",
+            "noop",
+            "--partition",
+            "2024-01-02",
+        ]
+        ours, noop = [], []
+        self.cli(ours_args)
+        self.cli(noop_args)
+        for _ in range(self.repeat):  # interleaved, so drift hits both alike
+            ours.append(self.cli(ours_args)[0])
+            noop.append(self.cli(noop_args, cwd=scratch)[0])
+        return {
+            "ours": {"median": statistics.median(ours), "min": min(ours), "max": max(ours)},
+            "noop": {"median": statistics.median(noop), "min": min(noop), "max": max(noop)},
+            "ratio": statistics.median(ours) / statistics.median(noop),
+        }
+
+    def run(self) -> dict[str, object]:
+        sizes = [2] if self.smoke else [10, 365]
+        self.results["seed"] = {f"{d}_days": self.seed(d) for d in sizes}
+        seeded = 3 if self.smoke else 365
+        seed_source(self.source, generate_turbine_data(days=seeded))
+        self.results["etl_day"] = self.etl_day(date(2024, 1, 2))
+        backfill_sizes = [2, 3] if self.smoke else [10, 100, 365]
+        self.results["backfill"] = {f"{d}_days": self.backfill(d) for d in backfill_sizes}
+        self.results["materialize_one"] = self.one_partition_vs_noop()
+        return self.results
+
+
+def render(results: dict) -> str:
+    m = results["machine"]
+    seed = results["seed"]
+    etl = results["etl_day"]
+    back = results["backfill"]
+    one = results["materialize_one"]
+    lines = [
+        "# Benchmark results",
+        "",
+        f"Measured {results['when']} by `make bench` (`benchmarks/bench_pipeline.py`); raw figures in `results.json`.",
+        "",
+        f"Machine: {m['cpu']}, {m['cores']} cores, {m['memory_gib']} GiB; PostgreSQL {m.get('postgresql')}; "
+        f"Python {m['python']}; {m['os']}.",
+        "",
+        "| scenario | measured (median) | reference (median) | ratio / throughput | target |",
+        "|---|---|---|---|---|",
+    ]
+    for key, s in seed.items():
+        lines.append(
+            f"| seed the source, {key.replace('_', ' ')} ({s['rows']:,} rows) | {s['median']:.3f} s | "
+            f"| {s['rows_per_s']:,.0f} rows/s | ≥ 200,000 rows/s for the year |"
+        )
+    lines.append(
+        f"| ETL core, one day (API read + aggregate + load) | {etl['etl_core']['median'] * 1000:.1f} ms | "
+        f"SQL floor {etl['sql_floor']['median'] * 1000:.1f} ms | {etl['ratio']:.2f}× | ≤ 3× |"
+    )
+    for b in back.values():
+        lines.append(
+            f"| single-run backfill, {b['days']} days (CLI) | {b['median']:.2f} s | "
+            f"ETL core × days {etl['etl_core']['median'] * b['days']:.2f} s | {b['per_day'] * 1000:.0f} ms/day | "
+            f"{'≤ 15 s' if b['days'] == 365 else 'flat per day'} |"
+        )
+    lines.append(
+        f"| `dagster asset materialize`, one partition | {one['ours']['median']:.2f} s | "
+        f"no-op asset {one['noop']['median']:.2f} s | {one['ratio']:.2f}× | ≤ 1.3× |"
+    )
+    biggest = list(back.values())[-1]
+    lines += [
+        "",
+        f"Memory, {biggest['days']}-day backfill: run process peak RSS {biggest['run_peak_rss_mib'] or 0:.0f} MiB; "
+        f"API peak RSS {biggest['api_peak_rss_mib'] or 0:.0f} MiB.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    warnings.filterwarnings("ignore")
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--smoke", action="store_true", help="tiny sizes, one iteration")
+    parser.add_argument("--out", type=Path, default=REPO_ROOT / "benchmarks")
+    args = parser.parse_args(argv)
+
+    with tempfile.TemporaryDirectory(prefix="wind-bench-") as scratch:
+        bench = Bench(Path(scratch), smoke=args.smoke)
+        bench.start()
+        try:
+            results = bench.run()
+        finally:
+            bench.stop()
+    results["when"] = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "results.json").write_text(json.dumps(results, indent=2, default=str) + "\n")
+    (args.out / "RESULTS.md").write_text(render(results))
+    print(render(results))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
