@@ -160,7 +160,6 @@ class Bench:
         return {**timing, "rows": rows, "rows_per_s": rows / timing["median"]}
 
     def etl_day(self, day: date) -> dict[str, object]:
-        ids = dict(zip(SIGNAL_NAMES, range(1, 9), strict=True))
         with self.target.connect() as conn:
             ids = dict(conn.execute(sa.text("SELECT name, id FROM signal")).all())
         start, end = day_start(day), day_start(day + timedelta(days=1))
