@@ -15,8 +15,19 @@ from wind_pipeline.source_data import (
     source_period,
 )
 
+SOURCE_COLUMNS = dg.TableSchema(
+    columns=[
+        dg.TableColumn("timestamp", "timestamptz", description="The minute (primary key)"),
+        dg.TableColumn("wind_speed", "double precision", description="m/s"),
+        dg.TableColumn("power", "double precision", description="kW"),
+        dg.TableColumn("ambient_temperature", "double precision", description="degC"),
+    ]
+)
+
 
 class SourceSeedConfig(dg.Config):
+    """The window of synthetic data to seed; the defaults are the spec's ten days."""
+
     start_date: str = Field(
         default=DEFAULT_SEED_START.date().isoformat(),
         description="First UTC day of the seeded period (YYYY-MM-DD).",
@@ -29,6 +40,8 @@ class SourceSeedConfig(dg.Config):
     group_name="source",
     kinds={"postgres", "numpy"},
     owners=["team:data-engineering"],
+    tags={"layer": "source"},
+    metadata={"dagster/table_name": "data", "dagster/column_schema": SOURCE_COLUMNS},
 )
 def source_seed(
     context: dg.AssetExecutionContext, config: SourceSeedConfig, source_db: SourceDatabase
@@ -49,5 +62,8 @@ def source_seed(
             "period_first": period.first.isoformat() if period.first else None,
             "period_last": period.last.isoformat() if period.last else None,
             "random_seed": config.random_seed,
+            # The checks compare the table with these (see wind_pipeline/checks/source.py).
+            "config_start_date": config.start_date,
+            "config_days": config.days,
         }
     )
