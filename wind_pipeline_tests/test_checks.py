@@ -5,7 +5,7 @@ on a day with a gap, a day with a NaN, and a tampered Target. Real PostgreSQL, t
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 import pytest
@@ -296,3 +296,37 @@ def test_target_schema_checks_on_an_empty_database(new_database):
     found = verdicts(schema(url, checks_only=True))
     assert_failed(found, "eight_signals", ERROR, "table signal does not exist")
     assert_failed(found, "tables_match_models", ERROR, "table signal does not exist")
+
+
+def test_a_seed_window_that_ends_today_matches_its_config(new_database):
+    url = new_database("seed_today")
+    today = datetime.now(UTC).date()
+    with dg.instance_for_test() as instance:
+        result = dg.materialize(
+            [source_seed, source_seed_checks],
+            instance=instance,
+            resources={"source_db": SourceDatabase(url=url)},
+            run_config=dg.RunConfig({"source_seed": {"config": {"end_date": "today", "days": 2}}}),
+        )
+    found = verdicts(result)
+    assert_passed(found, "matches_config", "one_row_a_minute", "values_usable")
+    first = today - timedelta(days=1)
+    assert (
+        f"2,880 rows from {first}T00:00Z to {today}T23:59Z, as configured"
+        in found["matches_config"].description
+    )
+
+
+def test_a_malformed_seed_date_fails_with_one_clear_line(new_database):
+    url = new_database("seed_bad")
+    result = dg.materialize(
+        [source_seed],
+        resources={"source_db": SourceDatabase(url=url)},
+        run_config=dg.RunConfig({"source_seed": {"config": {"end_date": "2024-13-01"}}}),
+        raise_on_error=False,
+    )
+    assert not result.success
+    (failure,) = [e for e in result.all_events if e.is_step_failure]
+    assert failure.step_failure_data.user_failure_data.description == (
+        "source_seed config end_date='2024-13-01' is not a date: expected YYYY-MM-DD or `today`"
+    )
