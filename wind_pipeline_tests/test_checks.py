@@ -4,6 +4,7 @@ on a day with a gap, a day with a NaN, and a tampered Target. Real PostgreSQL, t
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
@@ -121,6 +122,17 @@ def test_aggregate_checks_on_a_day_with_a_gap(faulty_sources, target_url):
     )
     assert found["source_coverage"].metadata["minutes_missing"].value == 60
     assert_passed(found, "consistent", "matches_source")
+
+    # The partition's metadata says the same, and its chart shows the hour as a gap.
+    (materialization,) = result.asset_materializations_for_node("wind_10min_aggregates")
+    metadata = materialization.metadata
+    assert metadata["dagster/partition_row_count"].value == 1104
+    assert metadata["source_minutes_missing"].value == 60
+    assert metadata["source_missing_ranges"].value == "10:00-10:59"
+    chart = metadata["chart"].value
+    svg = base64.b64decode(chart.split("base64,", 1)[1].rstrip(")")).decode()
+    assert svg.count('class="gap"') == 2, "one grey gap per panel"
+    assert svg.count("<polyline") == 4, "each mean line is broken at the gap"
 
 
 def test_aggregate_checks_on_a_day_with_a_nan(faulty_sources, target_url):
