@@ -197,6 +197,22 @@ def test_aggregate_checks_catch_a_tampered_target(api_url, target_url):
     assert_passed(verdicts(repaired), "complete", "consistent", "matches_source", "source_coverage")
 
 
+def test_consistent_catches_a_duplicate_row_once_the_key_is_gone(api_url, target_url):
+    assert aggregate(api_url, target_url).success
+    execute(target_url, "ALTER TABLE data DROP CONSTRAINT data_pkey")
+    execute(
+        target_url,
+        "INSERT INTO data (signal_id, timestamp, value) SELECT signal_id, timestamp, value "
+        "FROM data WHERE timestamp = '2024-01-05T06:00Z' "
+        "AND signal_id = (SELECT id FROM signal WHERE name = 'power_max')",
+    )
+    found = verdicts(aggregate(api_url, target_url, checks_only=True))
+    assert_failed(
+        found, "consistent", ERROR, "1 inconsistent value(s): power_max 06:00 is stored twice"
+    )
+    assert_failed(found, "complete", ERROR, "holds 1 row(s) the Source does not support")
+
+
 # -- source_seed ---------------------------------------------------------------------------
 def seed(url: str, instance: dg.DagsterInstance, *, checks_only: bool = False):
     return dg.materialize(

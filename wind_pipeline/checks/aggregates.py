@@ -169,9 +169,10 @@ def _merge(expected: pd.DataFrame, actual: pd.DataFrame) -> pd.DataFrame:
 
 # -- the checks, as plain functions of a day's rows ----------------------------------------
 def complete_outcome(day: date, expected: pd.DataFrame, actual: pd.DataFrame) -> Outcome:
-    merged = _merge(expected, actual)
+    duplicates = actual[actual.duplicated(["signal", "timestamp"])]
+    merged = _merge(expected, actual.drop_duplicates(["signal", "timestamp"]))
     missing = merged[merged["_merge"] == "left_only"]
-    extra = merged[merged["_merge"] == "right_only"]
+    extra = pd.concat([merged[merged["_merge"] == "right_only"], duplicates])
     per_bucket = actual.groupby("timestamp")["signal"].nunique()
     complete_buckets = int((per_bucket == len(SIGNAL_NAMES)).sum())
     all_buckets = pd.date_range(day_start(day), periods=BUCKETS_PER_DAY, freq="10min")
@@ -216,7 +217,23 @@ def complete_outcome(day: date, expected: pd.DataFrame, actual: pd.DataFrame) ->
 
 def consistent_outcome(day: date, actual: pd.DataFrame) -> Outcome:
     problems: list[str] = []
-    counts = {"nan": 0, "infinite": 0, "null_statistic": 0, "min_mean_max_order": 0, "std": 0}
+    rows = len(actual)
+    counts = {
+        "duplicate": 0,
+        "nan": 0,
+        "infinite": 0,
+        "null_statistic": 0,
+        "min_mean_max_order": 0,
+        "std": 0,
+    }
+
+    # The primary key forbids duplicates; a Target whose key was dropped may still hold some.
+    duplicate = actual[actual.duplicated(["signal", "timestamp"])]
+    counts["duplicate"] = len(duplicate)
+    problems += [
+        f"{r.signal} {_clock(r.timestamp)} is stored twice" for r in duplicate.itertuples()
+    ]
+    actual = actual.drop_duplicates(["signal", "timestamp"])
 
     nan = actual[actual["is_nan"]]
     counts["nan"] = len(nan)
@@ -249,12 +266,11 @@ def consistent_outcome(day: date, actual: pd.DataFrame) -> Outcome:
             counts["std"] += 1
             problems.append(f"{variable}_std {_clock(stamp)} is {_number(get['std'][stamp])} < 0")
 
-    metadata = {"rows_checked": len(actual), **{f"violations_{k}": v for k, v in counts.items()}}
+    metadata = {"rows_checked": rows, **{f"violations_{k}": v for k, v in counts.items()}}
     if not problems:
         return Outcome(
             True,
-            f"{day}: {len(actual):,} rows; min <= mean <= max, std >= 0 or NULL, "
-            "no NaN or infinity",
+            f"{day}: {rows:,} rows; min <= mean <= max, std >= 0 or NULL, no NaN or infinity",
             metadata=metadata,
         )
     shown = "; ".join(problems[:EXAMPLES])
