@@ -5,14 +5,18 @@ import dagster as dg
 from wind_pipeline.assets.aggregates import wind_10min_aggregates
 from wind_pipeline.assets.source import source_seed
 from wind_pipeline.assets.target import target_schema
+from wind_pipeline.checks import all_asset_checks
 from wind_pipeline.jobs import bootstrap_job, wind_etl_job
 from wind_pipeline.resources import ConektorClient, SourceDatabase, TargetDatabase
 from wind_pipeline.schedules import wind_etl_daily_schedule
+from wind_pipeline.sensors import wind_late_data_sensor
 
 defs = dg.Definitions(
     assets=[source_seed, target_schema, wind_10min_aggregates],
+    asset_checks=all_asset_checks,
     jobs=[wind_etl_job, bootstrap_job],
     schedules=[wind_etl_daily_schedule],
+    sensors=[wind_late_data_sensor],
     resources={
         "source_db": SourceDatabase(),
         "conektor": ConektorClient(),

@@ -1,4 +1,8 @@
-"""Jobs: the daily ETL, and the bootstrap that provisions the Source and Target."""
+"""Jobs: the daily ETL, and the bootstrap that provisions the Source and Target.
+
+Selecting an asset selects its asset checks too, so every run of these jobs also checks
+what it wrote.
+"""
 
 import dagster as dg
 
@@ -9,11 +13,20 @@ from wind_pipeline.assets.target import target_schema
 wind_etl_job = dg.define_asset_job(
     name="wind_etl_job",
     selection=[wind_10min_aggregates],
-    description="Aggregate one UTC day (a partition) of wind speed and power into the Target.",
+    description=(
+        "Aggregate UTC days (partitions) of wind speed and power into the Target, then check "
+        "each day (complete, consistent, matches the Source, Source coverage). A range of days "
+        "is one run."
+    ),
+    tags={"wind_pipeline/job": "etl"},
 )
 
 bootstrap_job = dg.define_asset_job(
     name="bootstrap_job",
     selection=[source_seed, target_schema],
-    description="Seed the Source database and create the Target schema.",
+    description=(
+        "Seed the Source database and create the Target schema, then check both "
+        "(the configured period, one row a minute, the eight signals)."
+    ),
+    tags={"wind_pipeline/job": "bootstrap"},
 )

@@ -1,8 +1,25 @@
-"""Dagster resources: the Source database, the Conektor API client and the Target database.
+"""Dagster resources: the Source database, the Conektor API client and the Target database,
+and the retry policy for transient faults.
 
 Each URL field is optional: left empty, it is read from `WIND_SOURCE_DB_URL`,
 `WIND_API_URL` or `WIND_TARGET_DB_URL` (or `.env`, or the local stack's defaults) when a run
 starts. Engines and clients are made per run and closed after it; importing connects nothing.
+
+Transient faults are retried at two levels, which compose:
+
+1. `ConektorClient` retries each HTTP request that fails with a connection error, a timeout,
+   a truncated body or a 5xx: `max_attempts` (4) tries, waiting about 0.5, 1 and 2 s (doubling
+   from `backoff_seconds`, plus up to `backoff_seconds` of jitter). That rides out a blip
+   without failing the step.
+2. If a request still fails (`ConektorUnavailable`), or a database is unreachable, the step
+   fails and Dagster runs the whole step again under `TRANSIENT_FAULT_RETRY_POLICY`: 3 more
+   attempts after about 5, 15 and 35 s (exponential, each +/- 5 s of jitter). That rides out
+   a restart of the API or of a database. Re-running a step is safe: it replaces its days in
+   one transaction.
+
+So a day whose API stays down costs at most 4 x 4 = 16 requests over about a minute and a
+half before the run fails. A 4xx, a validation error, an empty source day or a missing target
+schema is raised as `dg.Failure(allow_retries=False)`: no retry at either level.
 """
 
 from __future__ import annotations
@@ -17,6 +34,10 @@ from sqlalchemy import Engine
 from wind_pipeline.db import make_engine
 from wind_pipeline.etl.extract import ConektorSession
 from wind_pipeline.settings import load_settings
+
+TRANSIENT_FAULT_RETRY_POLICY = dg.RetryPolicy(
+    max_retries=3, delay=5.0, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS
+)
 
 
 class _DatabaseResource(dg.ConfigurableResource):
@@ -46,21 +67,28 @@ class _DatabaseResource(dg.ConfigurableResource):
 
 
 class SourceDatabase(_DatabaseResource):
-    """The Source PostgreSQL database (used only to seed it; readers go through the API)."""
+    """The Source PostgreSQL database: written by `source_seed` and read by its checks only.
+
+    The ETL never reads it directly; it goes through the Conektor API.
+    """
 
     def _configured_url(self) -> str:
         return load_settings().source_db_url
 
 
 class TargetDatabase(_DatabaseResource):
-    """The Target PostgreSQL database where the 10-minute aggregates are written."""
+    """The Target PostgreSQL database: tables `signal` and `data`, holding the 10-minute aggregates."""
 
     def _configured_url(self) -> str:
         return load_settings().target_db_url
 
 
 class ConektorClient(dg.ConfigurableResource):
-    """An httpx client for the Conektor API: pooled per run, retries connection errors and 5xx."""
+    """An httpx client for the Conektor API (the only reader of the Source database).
+
+    Pooled per run; retries connection errors, timeouts and 5xx with exponential backoff and
+    jitter; never retries a 4xx.
+    """
 
     base_url: str | None = Field(
         default=None, description="The API's URL; empty means WIND_API_URL (see README)."

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import dagster as dg
+import pytest
 
 from wind_pipeline.definitions import defs
 from wind_pipeline.partitions import daily_partitions
@@ -57,3 +58,95 @@ def test_importing_the_code_location_connects_to_nothing(monkeypatch):
         [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120
     )
     assert result.returncode == 0, result.stderr
+
+
+# -- checks, descriptions, the sensor, retries, the schedule's partitions ------------------
+def test_every_asset_has_checks_that_run_with_its_jobs():
+    repo = defs.get_repository_def()
+    checks = {
+        (key.asset_key.to_user_string(), key.name): repo.asset_graph.get(key)
+        for key in repo.asset_graph.asset_check_keys
+    }
+    blocking = {name: node.blocking for name, node in checks.items()}
+    assert blocking == {
+        ("wind_10min_aggregates", "complete"): True,
+        ("wind_10min_aggregates", "consistent"): True,
+        ("wind_10min_aggregates", "matches_source"): True,
+        ("wind_10min_aggregates", "source_coverage"): False,
+        ("source_seed", "matches_config"): True,
+        ("source_seed", "one_row_a_minute"): True,
+        ("source_seed", "values_usable"): False,
+        ("target_schema", "eight_signals"): True,
+        ("target_schema", "tables_match_models"): True,
+    }
+    for name, node in checks.items():
+        assert node.description, f"{name} needs a description"
+    # A job that selects an asset runs its checks too.
+    for job_name, asset in [
+        ("wind_etl_job", "wind_10min_aggregates"),
+        ("bootstrap_job", "source_seed"),
+    ]:
+        job_checks = defs.resolve_job_def(job_name).asset_layer.asset_graph.asset_check_keys
+        assert {k.name for k in job_checks if k.asset_key.to_user_string() == asset} == {
+            name for (a, name) in checks if a == asset
+        }
+
+
+def test_every_definition_is_described_grouped_and_owned():
+    repo = defs.get_repository_def()
+    for key in repo.asset_graph.get_all_asset_keys():
+        node = repo.asset_graph.get(key)
+        assert node.group_name in {"source", "target", "aggregates"}, key
+        assert node.owners == ["team:data-engineering"], key
+        assert node.kinds, key
+    for name, resource in repo.get_top_level_resources().items():
+        assert resource.description, f"resource {name} needs a description"
+    for job in (defs.resolve_job_def("wind_etl_job"), defs.resolve_job_def("bootstrap_job")):
+        assert job.description, job.name
+    assert defs.resolve_schedule_def("wind_etl_daily_schedule").description
+    sensor = defs.resolve_sensor_def("wind_late_data_sensor")
+    assert sensor.description and sensor.job_name == "wind_etl_job"
+    assert sensor.default_status == dg.DefaultSensorStatus.STOPPED
+
+
+def test_the_aggregates_retry_transient_faults_with_exponential_backoff_and_jitter():
+    aggregates = repo_asset("wind_10min_aggregates")
+    policy = aggregates.op.retry_policy
+    assert policy is not None
+    assert (policy.max_retries, policy.backoff, policy.jitter) == (
+        3,
+        dg.Backoff.EXPONENTIAL,
+        dg.Jitter.PLUS_MINUS,
+    )
+    assert policy.delay >= 1, "long enough for an API or database restart"
+    assert aggregates.backfill_policy == dg.BackfillPolicy.single_run()
+
+
+def repo_asset(name: str) -> dg.AssetsDefinition:
+    return defs.get_repository_def().assets_defs_by_key[dg.AssetKey(name)]
+
+
+# Dagster's own partitioned-schedule helper calls a deprecated method on every tick.
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+def test_schedule_requests_an_existing_partition_every_day_of_the_year():
+    schedule = defs.resolve_schedule_def("wind_etl_daily_schedule")
+    tick = datetime(2024, 1, 2, 0, 30, tzinfo=UTC)
+    while tick.year == 2024:
+        with dg.build_schedule_context(scheduled_execution_time=tick) as context:
+            (request,) = schedule.evaluate_tick(context).run_requests
+        existing = daily_partitions.get_partition_keys(current_time=tick)
+        assert request.partition_key == existing[-1], tick
+        assert request.partition_key == (tick.date() - timedelta(days=1)).isoformat()
+        tick += timedelta(days=1)
+
+
+def test_schedule_has_no_partition_set_so_the_daemon_runs_only_the_latest_missed_tick():
+    # The README documents catch-up after downtime from this property: Dagster's scheduler
+    # (dagster/_scheduler/scheduler.py) replays missed ticks only for schedules with a
+    # partition set, and a schedule built from an asset job has none, so only the latest
+    # missed tick runs. If Dagster changes that, this test tells us to update the README.
+    from dagster._core.remote_representation.external_data import ScheduleSnap
+
+    schedule = defs.resolve_schedule_def("wind_etl_daily_schedule")
+    snap = ScheduleSnap.from_def(schedule, defs.get_repository_def())
+    assert snap.partition_set_name is None

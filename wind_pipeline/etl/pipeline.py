@@ -2,18 +2,28 @@
 
 from __future__ import annotations
 
+import time as clock
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 
 import pandas as pd
 from sqlalchemy import Engine
 
+from wind_pipeline.etl.coverage import MINUTES_PER_DAY, DayCoverage, day_start, profile_day
 from wind_pipeline.etl.extract import ConektorSession
 from wind_pipeline.etl.load import TargetSchemaMissing, replace_window
 from wind_pipeline.etl.transform import aggregate_10min
 from wind_pipeline.target_models import AGGREGATED_VARIABLES, signal_ids
 
-MINUTES_PER_DAY = 1440
+__all__ = [
+    "MINUTES_PER_DAY",
+    "DayResult",
+    "EmptySourceDay",
+    "EtlResult",
+    "day_start",
+    "days_between",
+    "run_etl",
+]
 
 
 class EmptySourceDay(RuntimeError):
@@ -22,9 +32,15 @@ class EmptySourceDay(RuntimeError):
 
 @dataclass(frozen=True)
 class DayResult:
+    """What one day of a run read and wrote (a partition's materialization metadata)."""
+
     day: date
     source_rows: int
     rows_written: int
+    coverage: DayCoverage | None = None
+    api_seconds: float = 0.0
+    api_bytes: int = 0
+    api_requests: int = 0
 
 
 @dataclass
@@ -42,9 +58,15 @@ class EtlResult:
     def rows_written(self) -> int:
         return sum(d.rows_written for d in self.days)
 
-
-def day_start(day: date) -> datetime:
-    return datetime.combine(day, time.min, tzinfo=UTC)
+    def aggregates_for(self, day: date) -> pd.DataFrame:
+        """The long rows (timestamp, signal, value) written for one day."""
+        if self.aggregates is None:
+            raise ValueError("this result holds no aggregates")
+        start = pd.Timestamp(day_start(day))
+        in_day = (self.aggregates["timestamp"] >= start) & (
+            self.aggregates["timestamp"] < start + pd.Timedelta(days=1)
+        )
+        return self.aggregates[in_day]
 
 
 def days_between(start: datetime, end: datetime) -> list[date]:
@@ -57,6 +79,7 @@ def run_etl(session: ConektorSession, target: Engine, days: list[date]) -> EtlRe
     """Extract each day (one request a day), aggregate, and replace those days in one transaction.
 
     All-or-nothing for the whole list: if any day has no source data, nothing is written.
+    Each day's result carries its own coverage and API cost, for per-partition metadata.
     """
     if not days:
         raise ValueError("no days to process")
@@ -70,15 +93,23 @@ def run_etl(session: ConektorSession, target: Engine, days: list[date]) -> EtlRe
         )
 
     frames: list[pd.DataFrame] = []
+    fetched: list[tuple[date, DayCoverage, float, int, int]] = []
     empty: list[date] = []
     for day in days:
+        before = (session.stats.requests, session.stats.bytes)
+        started = clock.perf_counter()
         frame = session.fetch_window(
             day_start(day), day_start(day + timedelta(days=1)), AGGREGATED_VARIABLES
         )
+        seconds = clock.perf_counter() - started
+        requests = session.stats.requests - before[0]
         if frame.empty:
             empty.append(day)
-        else:
-            frames.append(frame)
+            continue
+        frames.append(frame)
+        fetched.append(
+            (day, profile_day(day, frame), seconds, session.stats.bytes - before[1], requests)
+        )
     if empty:
         listed = ", ".join(d.isoformat() for d in empty[:5]) + (" ..." if len(empty) > 5 else "")
         raise EmptySourceDay(
@@ -96,8 +127,16 @@ def run_etl(session: ConektorSession, target: Engine, days: list[date]) -> EtlRe
         start=start,
         end=end,
         days=[
-            DayResult(day, int(source_per_day.get(day, 0)), int(written_per_day.get(day, 0)))
-            for day in days
+            DayResult(
+                day,
+                int(source_per_day.get(day, 0)),
+                int(written_per_day.get(day, 0)),
+                coverage=coverage,
+                api_seconds=seconds,
+                api_bytes=size,
+                api_requests=requests,
+            )
+            for day, coverage, seconds, size, requests in fetched
         ],
         aggregates=aggregates,
     )

@@ -1,0 +1,72 @@
+"""The metadata each partition of `wind_10min_aggregates` carries in the Dagster UI."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import dagster as dg
+import pandas as pd
+
+from wind_pipeline.etl.coverage import describe_ranges
+from wind_pipeline.etl.pipeline import DayResult, day_start
+from wind_pipeline.plots import day_chart_svg, svg_markdown
+from wind_pipeline.target_models import AGGREGATED_VARIABLES, STATISTICS
+
+PREVIEW_BUCKETS = 6
+
+
+def _cell(value: float) -> str:
+    return "NULL" if pd.isna(value) else f"{value:.3f}"
+
+
+def buckets_preview(aggregates: pd.DataFrame, rows: int = PREVIEW_BUCKETS) -> str:
+    """A markdown table of the day's first buckets: one row a bucket, one column a signal."""
+    wide = aggregates.pivot_table(index="timestamp", columns="signal", values="value", dropna=False)
+    columns = [f"{v}_{s}" for v in AGGREGATED_VARIABLES for s in STATISTICS]
+    wide = wide.reindex(columns=columns).sort_index()
+    header = "| bucket (UTC) | " + " | ".join(columns) + " |"
+    lines = [header, "|" + "---|" * (len(columns) + 1)]
+    for stamp, values in wide.head(rows).iterrows():
+        lines.append(f"| {stamp:%H:%M} | " + " | ".join(_cell(v) for v in values) + " |")
+    if len(wide) > rows:
+        lines.append(f"\n... and {len(wide) - rows} more buckets ({len(wide)} in all).")
+    return "\n".join(lines)
+
+
+def partition_metadata(
+    result: DayResult, aggregates: pd.DataFrame, table_rows: int, table_name: str
+) -> dict[str, Any]:
+    """Row counts, source coverage, the window, the API call's cost, a preview and a chart."""
+    start = day_start(result.day)
+    end = start + pd.Timedelta(days=1)
+    coverage = result.coverage
+    metadata: dict[str, Any] = {
+        # Dagster's table conventions: the whole table's rows, and this partition's rows.
+        "dagster/row_count": table_rows,
+        "dagster/partition_row_count": result.rows_written,
+        "dagster/table_name": table_name,
+        "rows_written": result.rows_written,
+        "source_rows_read": result.source_rows,
+        "window_start": start.isoformat(),
+        "window_end": end.isoformat(),
+        "api_requests": result.api_requests,
+        "api_seconds": dg.MetadataValue.float(round(result.api_seconds, 4)),
+        "api_bytes": result.api_bytes,
+        "buckets_preview": dg.MetadataValue.md(buckets_preview(aggregates)),
+        "chart": dg.MetadataValue.md(
+            svg_markdown(
+                day_chart_svg(result.day, aggregates),
+                f"10-minute wind speed and power on {result.day}",
+            )
+        ),
+    }
+    if coverage is not None:
+        metadata |= {
+            "source_minutes_present": coverage.minutes_present,
+            "source_minutes_missing": coverage.minutes_missing,
+            "source_missing_ranges": describe_ranges(coverage.missing_ranges) or "none",
+            "source_unusable_values": dg.MetadataValue.json(coverage.unusable),
+            # The late-data sensor compares this with the Source's current rows.
+            "source_fingerprint": coverage.fingerprint,
+        }
+    return metadata

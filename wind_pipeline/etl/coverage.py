@@ -1,0 +1,163 @@
+"""What the Source holds for a UTC day: minutes present, usable values, and a fingerprint.
+
+Shared by the aggregates asset (recorded in each partition's metadata), its asset checks and
+the late-data sensor, so all three describe a day in the same terms. Everything is vectorised:
+a day is 1,440 rows at most.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+
+import numpy as np
+import pandas as pd
+
+from wind_pipeline.etl.extract import ConektorSession
+from wind_pipeline.target_models import AGGREGATED_VARIABLES
+
+MINUTES_PER_DAY = 1440
+# Days fetched per `/data` request when reading several days (well under the API's 31-day cap).
+FETCH_CHUNK_DAYS = 7
+
+
+def day_start(day: date) -> datetime:
+    return datetime.combine(day, time.min, tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class DayCoverage:
+    """The Source's rows for one UTC day, as the ETL sees them."""
+
+    day: date
+    minutes_present: int
+    # Minutes whose value is NULL, NaN or infinite, per variable (the aggregation skips them).
+    unusable: dict[str, int] = field(default_factory=dict)
+    missing_ranges: tuple[tuple[datetime, datetime], ...] = ()
+    fingerprint: str = ""
+
+    @property
+    def minutes_missing(self) -> int:
+        return MINUTES_PER_DAY - self.minutes_present
+
+    @property
+    def complete(self) -> bool:
+        return self.minutes_present == MINUTES_PER_DAY
+
+    @property
+    def fully_usable(self) -> bool:
+        return self.complete and not any(self.unusable.values())
+
+    @property
+    def percent_present(self) -> float:
+        return round(100.0 * self.minutes_present / MINUTES_PER_DAY, 2)
+
+
+def fingerprint(frame: pd.DataFrame, variables: Sequence[str] = AGGREGATED_VARIABLES) -> str:
+    """A hash of a day's rows (timestamps and the aggregated variables' values).
+
+    It changes when a row is added, removed or changed, and is the same however the rows were
+    fetched (one day or several days in one request), so the sensor and the asset agree.
+    """
+    digest = hashlib.sha256()
+    stamps = pd.DatetimeIndex(frame["timestamp"]).as_unit("s").asi8
+    digest.update(np.ascontiguousarray(stamps, dtype="<i8").tobytes())
+    for name in variables:
+        values = frame[name].to_numpy(dtype="float64", na_value=np.nan)
+        missing = np.isnan(values)
+        # NaN has many bit patterns; hash a mask and zeros instead of the raw bits.
+        digest.update(name.encode())
+        digest.update(missing.tobytes())
+        digest.update(np.where(missing, 0.0, values).astype("<f8").tobytes())
+    return digest.hexdigest()[:20]
+
+
+def time_runs(
+    stamps: pd.DatetimeIndex, step: pd.Timedelta
+) -> tuple[tuple[datetime, datetime], ...]:
+    """Runs of consecutive times `step` apart, as (first, last) pairs: 10:00..10:59 is one run."""
+    if stamps.empty:
+        return ()
+    stamps = stamps.sort_values()
+    # A new run starts wherever the step from the previous time is not `step`.
+    run_id = (stamps.to_series().diff() != step).cumsum().to_numpy()
+    runs = pd.Series(stamps, index=run_id).groupby(level=0).agg(["first", "last"])
+    return tuple(
+        (first.to_pydatetime(), last.to_pydatetime()) for first, last in runs.itertuples(False)
+    )
+
+
+def missing_minute_ranges(
+    day: date, timestamps: pd.Series
+) -> tuple[tuple[datetime, datetime], ...]:
+    """Runs of consecutive missing minutes in the day, as (first, last) minute pairs."""
+    full = pd.date_range(day_start(day), periods=MINUTES_PER_DAY, freq="min")
+    present = pd.DatetimeIndex(timestamps).floor("min")
+    return time_runs(full.difference(present), pd.Timedelta(minutes=1))
+
+
+def profile_day(
+    day: date, frame: pd.DataFrame, variables: Sequence[str] = AGGREGATED_VARIABLES
+) -> DayCoverage:
+    """The coverage of one day's rows (`frame` holds only that day's rows)."""
+    values = frame[list(variables)].to_numpy(dtype="float64", na_value=np.nan)
+    unusable = (~np.isfinite(values)).sum(axis=0) if len(frame) else np.zeros(len(variables))
+    return DayCoverage(
+        day=day,
+        minutes_present=int(frame["timestamp"].nunique()),
+        unusable={name: int(count) for name, count in zip(variables, unusable, strict=True)},
+        missing_ranges=missing_minute_ranges(day, frame["timestamp"]),
+        fingerprint=fingerprint(frame, variables),
+    )
+
+
+def split_days(frame: pd.DataFrame, days: Iterable[date]) -> dict[date, pd.DataFrame]:
+    """The rows of each requested UTC day (an empty frame for a day without rows)."""
+    labels = frame["timestamp"].dt.floor("D").dt.date
+    groups = {day: part.reset_index(drop=True) for day, part in frame.groupby(labels, sort=True)}
+    return {day: groups.get(day, frame.iloc[0:0]) for day in days}
+
+
+def fetch_days(
+    session: ConektorSession,
+    days: Sequence[date],
+    variables: Sequence[str] = AGGREGATED_VARIABLES,
+    chunk_days: int = FETCH_CHUNK_DAYS,
+) -> dict[date, pd.DataFrame]:
+    """Each day's Source rows through the Conektor API, a few days per request.
+
+    `days` need not be consecutive: each run of consecutive days is read in chunks.
+    """
+    result: dict[date, pd.DataFrame] = {}
+    ordered = sorted(set(days))
+    chunk: list[date] = []
+    for day in ordered:
+        if chunk and (day != chunk[-1] + timedelta(days=1) or len(chunk) == chunk_days):
+            result |= _fetch_chunk(session, chunk, variables)
+            chunk = []
+        chunk.append(day)
+    if chunk:
+        result |= _fetch_chunk(session, chunk, variables)
+    return result
+
+
+def _fetch_chunk(
+    session: ConektorSession, days: list[date], variables: Sequence[str]
+) -> dict[date, pd.DataFrame]:
+    frame = session.fetch_window(
+        day_start(days[0]), day_start(days[-1] + timedelta(days=1)), variables
+    )
+    return split_days(frame, days)
+
+
+def describe_ranges(ranges: Sequence[tuple[datetime, datetime]], limit: int = 5) -> str:
+    """`10:00-10:59, 13:05` (times of day, UTC), at most `limit` runs then `(+N more)`."""
+    parts = [
+        f"{first:%H:%M}" if first == last else f"{first:%H:%M}-{last:%H:%M}"
+        for first, last in ranges[:limit]
+    ]
+    if len(ranges) > limit:
+        parts.append(f"(+{len(ranges) - limit} more)")
+    return ", ".join(parts)
