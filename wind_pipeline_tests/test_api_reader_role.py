@@ -68,11 +68,10 @@ def test_the_reader_sees_no_other_table(new_database: Callable[[str], str]):
 
 
 def _columns(url: str) -> list[tuple]:
-    return [
-        tuple(row)
-        for row in sa.create_engine(url, poolclass=sa.pool.NullPool)
-        .connect()
-        .execute(
+    """The table `data`'s columns: name, type, nullability, position, part of the key."""
+    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+    with engine.connect() as conn:
+        rows = conn.execute(
             sa.text(
                 "SELECT c.column_name, c.data_type, c.is_nullable, c.ordinal_position,"
                 "       k.constraint_name IS NOT NULL AS in_primary_key"
@@ -81,9 +80,9 @@ def _columns(url: str) -> list[tuple]:
                 "   ON k.table_name = c.table_name AND k.column_name = c.column_name"
                 " WHERE c.table_name = 'data' ORDER BY c.ordinal_position"
             )
-        )
-        .all()
-    ]
+        ).all()
+    engine.dispose()
+    return [tuple(row) for row in rows]
 
 
 def test_the_role_script_makes_the_models_table_and_the_grant_survives_seeding(
