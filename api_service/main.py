@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -11,8 +12,23 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 from api_service.db import make_engine
-from api_service.routers import data, health
+from api_service.routers import data, health, metadata
 from api_service.settings import ApiSettings
+
+log = logging.getLogger("api_service")
+
+DESCRIPTION = """
+Read-only access to the wind-turbine Source database (table `data`: one row a minute of
+`wind_speed`, `power` and `ambient_temperature`).
+
+- `GET /data`: rows in a time range, as JSON records, JSON columns or CSV, paged by a keyset
+  cursor for ranges of any length.
+- `GET /coverage`: the period the Source holds. `GET /variables`: what `/data` accepts.
+- `GET /health`: 200 when the database answers, 503 when it does not.
+
+Bad input gets a 422 whose `detail` says what is wrong; an unavailable database a 503 with a
+JSON body. The API connects as a read-only role.
+"""
 
 
 def create_app(settings: ApiSettings | None = None) -> FastAPI:
@@ -21,23 +37,30 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.settings = settings or ApiSettings()
-        app.state.engine = make_engine(app.state.settings.db_url, app.state.settings.pool_size)
+        app.state.engine = make_engine(
+            app.state.settings.db_url,
+            app.state.settings.pool_size,
+            app.state.settings.statement_timeout_ms,
+        )
         yield
         app.state.engine.dispose()
 
     app = FastAPI(
         title="Conektor",
-        description="Read-only access to the wind-turbine Source database.",
-        version="1.0.0",
+        description=DESCRIPTION,
+        version="1.1.0",
         lifespan=lifespan,
     )
     app.include_router(data.router)
+    app.include_router(metadata.router)
     app.include_router(health.router)
 
     @app.exception_handler(DBAPIError)
     @app.exception_handler(PoolTimeoutError)
     async def database_unavailable(request: Request, exc: SQLAlchemyError) -> JSONResponse:
-        # Connection failures and pool exhaustion are the database's state, not the client's fault.
+        # Connection failures, a server going away mid-query, statement timeouts and pool
+        # exhaustion are the database's state, not the client's fault.
+        log.warning("source database unavailable: %s", str(exc).splitlines()[0])
         return JSONResponse({"detail": "source database unavailable"}, status_code=503)
 
     return app

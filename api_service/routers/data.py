@@ -1,4 +1,4 @@
-"""`/data`: the Source table over a half-open time range, for one or more variables."""
+"""`/data`: the Source table over a half-open time range, for one or more variables, paged."""
 
 from __future__ import annotations
 
@@ -6,74 +6,101 @@ import json
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
-from sqlalchemy import Text, cast, func, literal, literal_column, select
-from sqlalchemy.dialects.postgresql import aggregate_order_by
 
 from api_service.db import SourceConnection
-from api_service.models import VARIABLE_UNITS, source_table
+from api_service.models import VARIABLE_UNITS
+from api_service.queries import PageRequest, csv_header, page_statement
 from api_service.schemas import (
-    CoverageResponse,
+    CSV_MEDIA_TYPE,
     DataColumnsResponse,
     DataFormat,
     DataRecordsResponse,
     ErrorResponse,
     Variable,
-    VariableInfo,
 )
 
 router = APIRouter(tags=["data"])
 
-_EMPTY_JSON_ARRAY = literal_column("'[]'::json")
+# A page is built in memory (by PostgreSQL, then once by the API), so its size is capped:
+# 100,000 rows of three variables are ~11 MB as JSON records, ~5 MB as CSV.
+MAX_PAGE_ROWS = 100_000
+
+_CSV_EXAMPLE = (
+    "timestamp,wind_speed,power\n"
+    "2024-01-05 00:00:00+00,7.2,812.5\n"
+    "2024-01-05 00:01:00+00,7.05,790.13\n"
+)
+
+DATA_DESCRIPTION = f"""
+Rows of the Source table `data` with `start <= timestamp < end`, ordered by time.
+
+**Times** are ISO-8601. A time without an offset is UTC; an offset is honoured
+(`2024-01-05T01:00+01:00` is `2024-01-05T00:00Z`).
+
+**Variables**: repeat `variables` to select several; none means all.
+
+**Representations** (`format`, or the `Accept` header when `format` is absent):
+- `records` (default): JSON, one object per row; the human-friendly form.
+- `columns`: JSON, one array per column.
+- `csv` (or `Accept: text/csv`): `text/csv` with a header line, the bulk form for machines
+  (the smallest and fastest to produce and parse; the ETL uses it). Times are written as
+  `2024-01-05 00:00:00+00` (RFC 3339 with a space), a missing value as an empty field.
+
+**Paging**: a response holds at most `limit` rows (at most {MAX_PAGE_ROWS:,}). When more rows
+follow, the JSON body's `next` and the `Link: <...>; rel="next"` header give the URL of the
+next page: the same query plus a `cursor` (keyset paging on `timestamp`, so pages never
+overlap or skip rows, however many there are). Without `limit` the range may span at most
+`WIND_API_MAX_RANGE_DAYS` days (31 by default) and the page size is {MAX_PAGE_ROWS:,}; with
+`limit` any range can be walked page by page.
+"""
 
 
-def _as_utc(value: datetime) -> datetime:
-    """Naive times are UTC; aware times keep their offset and are converted to UTC."""
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-def _invalid(field: str, message: str) -> RequestValidationError:
+def _invalid(field: str, message: str, value: object = None) -> RequestValidationError:
     return RequestValidationError(
-        [{"loc": ("query", field), "msg": message, "type": "value_error", "input": None}]
+        [{"loc": ("query", field), "msg": message, "type": "value_error", "input": value}]
     )
 
 
-def _data_query(variables: list[str], layout: DataFormat, start: datetime, end: datetime):
-    """One SQL statement that returns the row count and the JSON body, built by PostgreSQL."""
-    t = source_table
-    ordered = t.c.timestamp
-    if layout is DataFormat.records:
-        pairs = [literal("timestamp"), t.c.timestamp]
-        for name in variables:
-            pairs += [literal(name), t.c[name]]
-        body = func.coalesce(
-            func.json_agg(aggregate_order_by(func.json_build_object(*pairs), ordered)),
-            _EMPTY_JSON_ARRAY,
-        )
-    else:
-        pairs = []
-        for name in ["timestamp", *variables]:
-            pairs += [
-                literal(name),
-                func.coalesce(
-                    func.json_agg(aggregate_order_by(t.c[name], ordered)), _EMPTY_JSON_ARRAY
-                ),
-            ]
-        body = func.json_build_object(*pairs)
-    return select(func.count(), cast(body, Text)).where(t.c.timestamp >= start, t.c.timestamp < end)
+def _to_utc(value: datetime, field: str) -> datetime:
+    """Naive times are UTC; aware times keep their offset and are converted to UTC."""
+    try:
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    except OverflowError:
+        raise _invalid(
+            field, f"{field} is out of range once converted to UTC", value.isoformat()
+        ) from None
+
+
+def _negotiate(format: DataFormat | None, accept: str | None) -> DataFormat:
+    if format is not None:
+        return format
+    media_types = {part.split(";")[0].strip().lower() for part in (accept or "").split(",")}
+    if CSV_MEDIA_TYPE in media_types and "application/json" not in media_types:
+        return DataFormat.csv
+    return DataFormat.records
 
 
 @router.get(
     "/data",
     summary="Source rows in a time range",
-    description=(
-        "Rows of the Source table `data` with `start <= timestamp < end`, ordered by time. "
-        "Times are ISO-8601; a time without an offset is taken as UTC, an offset is honoured. "
-        "Repeat `variables` to select several; none means all."
-    ),
+    description=DATA_DESCRIPTION,
     response_model=DataRecordsResponse | DataColumnsResponse,
-    responses={422: {"model": ErrorResponse, "description": "Invalid range or variable."}},
+    responses={
+        200: {
+            "description": "One page of rows.",
+            "content": {CSV_MEDIA_TYPE: {"schema": {"type": "string"}, "example": _CSV_EXAMPLE}},
+            "headers": {
+                "Link": {
+                    "description": 'The next page, as `<URL>; rel="next"`, when there is one.',
+                    "schema": {"type": "string"},
+                }
+            },
+        },
+        422: {"model": ErrorResponse, "description": "Invalid range, variable or page size."},
+        503: {"model": ErrorResponse, "description": "The Source database is unavailable."},
+    },
 )
 def read_data(
     request: Request,
@@ -88,7 +115,8 @@ def read_data(
     end: Annotated[
         datetime,
         Query(
-            description="Exclusive end (ISO-8601; naive = UTC).", examples=["2024-01-06T00:00:00Z"]
+            description="Exclusive end (ISO-8601; naive = UTC); must be after `start`.",
+            examples=["2024-01-06T00:00:00Z"],
         ),
     ],
     variables: Annotated[
@@ -99,57 +127,71 @@ def read_data(
         ),
     ] = None,
     format: Annotated[
-        DataFormat,
-        Query(description="`records` (a list of objects) or `columns` (one array per column)."),
-    ] = DataFormat.records,
+        DataFormat | None,
+        Query(
+            description=(
+                "`records` (default: a list of objects), `columns` (one array per column) or "
+                "`csv` (text/csv, the bulk form). When absent, `Accept: text/csv` selects csv."
+            ),
+            examples=["csv"],
+        ),
+    ] = None,
+    limit: Annotated[
+        int | None,
+        Query(
+            ge=1,
+            le=MAX_PAGE_ROWS,
+            description=(
+                f"Rows per page (1 to {MAX_PAGE_ROWS:,}). Given, any range may be read, page by "
+                f"page; absent, the range may span at most 31 days (WIND_API_MAX_RANGE_DAYS)."
+            ),
+            examples=[100_000],
+        ),
+    ] = None,
+    cursor: Annotated[
+        datetime | None,
+        Query(
+            description=(
+                "Keyset cursor: only rows strictly after this time. Take it from `next`; it is "
+                "the timestamp of the previous page's last row."
+            ),
+            examples=["2024-03-10T10:39:00+00:00"],
+        ),
+    ] = None,
+    accept: Annotated[str | None, Header(include_in_schema=False)] = None,
 ) -> Response:
-    start_utc, end_utc = _as_utc(start), _as_utc(end)
+    start_utc, end_utc = _to_utc(start, "start"), _to_utc(end, "end")
+    after = _to_utc(cursor, "cursor") if cursor is not None else None
     if start_utc >= end_utc:
         raise _invalid(
             "end", f"end ({end_utc.isoformat()}) must be after start ({start_utc.isoformat()})"
         )
     max_days = request.app.state.settings.max_range_days
-    if end_utc - start_utc > timedelta(days=max_days):
-        raise _invalid("end", f"the range may span at most {max_days} days")
+    if limit is None and end_utc - start_utc > timedelta(days=max_days):
+        raise _invalid(
+            "end",
+            f"the range may span at most {max_days} days without `limit`; "
+            f"to read a longer range, pass limit (at most {MAX_PAGE_ROWS}) and follow `next`",
+        )
+    layout = _negotiate(format, accept)
     names = list(dict.fromkeys(v.value for v in variables)) if variables else list(VARIABLE_UNITS)
+    page = PageRequest(start_utc, end_utc, names, layout, limit or MAX_PAGE_ROWS, after)
 
-    row_count, body = conn.execute(_data_query(names, format, start_utc, end_utc)).one()
+    row_count, last, has_more, body = conn.execute(page_statement(page)).one()
+    next_url = str(request.url.include_query_params(cursor=last.isoformat())) if has_more else None
+    headers = {"Link": f'<{next_url}>; rel="next"'} if next_url else None
+    if layout is DataFormat.csv:
+        return Response(csv_header(names) + body, media_type=CSV_MEDIA_TYPE, headers=headers)
     head = json.dumps(
         {
             "start": start_utc.isoformat(),
             "end": end_utc.isoformat(),
             "variables": names,
             "row_count": row_count,
+            "next": next_url,
         }
     )
     # Splice PostgreSQL's JSON into the envelope: no per-row Python work.
-    return Response(content=head[:-1] + ', "data": ' + body + "}", media_type="application/json")
-
-
-@router.get(
-    "/variables",
-    summary="The variables a client may select",
-    response_model=list[VariableInfo],
-)
-def list_variables() -> list[VariableInfo]:
-    return [VariableInfo(name=name, unit=unit) for name, unit in VARIABLE_UNITS.items()]
-
-
-@router.get(
-    "/coverage",
-    summary="The period of data the Source holds",
-    response_model=CoverageResponse,
-)
-def coverage(conn: SourceConnection) -> CoverageResponse:
-    t = source_table
-    first, last, count = conn.execute(
-        select(func.min(t.c.timestamp), func.max(t.c.timestamp), func.count())
-    ).one()
-    expected = int((last - first).total_seconds() // 60) + 1 if first is not None else 0
-    return CoverageResponse(
-        first_timestamp=first,
-        last_timestamp=last,
-        row_count=count,
-        expected_minutes=expected,
-        missing_minutes=max(expected - count, 0),
+    return Response(
+        head[:-1] + ', "data": ' + body + "}", media_type="application/json", headers=headers
     )
