@@ -228,6 +228,7 @@ def test_only_the_dagster_processes_get_the_docker_socket(services):
         assert has_socket == (name in {"dagster-webserver", "dagster-daemon"}), name
         if has_socket:
             assert service.get("group_add"), f"{name} needs the socket's group"
+            assert service["user"] == "dagster", f"{name} runs as root by default"
 
 
 def test_images_are_pinned_and_run_as_a_non_root_user(services):
