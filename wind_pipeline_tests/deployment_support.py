@@ -180,7 +180,7 @@ class NativeProcess:
         self.name = name
         self.command = command
         self.log_path = cwd / f"{name}.log"
-        self._log = open(self.log_path, "wb")  # noqa: SIM115 - closed in stop()
+        self._log = open(self.log_path, "wb")  # closed in stop()
         self.process = subprocess.Popen(
             command,
             env=dict(env),

@@ -73,7 +73,7 @@ def test_the_smoke_helper_fails_clearly_without_a_webserver(tmp_path):
             "--url",
             f"http://127.0.0.1:{free_port()}",
             "--timeout",
-            "3",
+            "1",
         ],
         capture_output=True,
         text=True,
