@@ -208,7 +208,10 @@ def test_a_partition_launched_through_graphql_is_queued_run_and_written(stack, m
     """What scripts/compose-smoke.sh does, against the native services."""
     result = run_command(
         [
+            # -I -S: no site-packages, as with a host's bare python3 (the helper is stdlib-only).
             sys.executable,
+            "-I",
+            "-S",
             str(SMOKE_HELPER),
             "--url",
             stack.web_url,
