@@ -24,6 +24,7 @@ from wind_pipeline_tests.deployment_support import (
 from wind_pipeline_tests.helpers import REPO_ROOT
 
 INIT_SCRIPT = REPO_ROOT / "docker" / "source-db" / "10-conektor-reader.sh"
+READER_ROLE_SQL = REPO_ROOT / "api_service" / "sql" / "reader_role.sql"
 READER_PASSWORD = "reader-password-for-tests"
 
 
@@ -37,6 +38,8 @@ def _postgres_container_env(database_url: str, **extra: str) -> dict[str, str]:
         "POSTGRES_DB": url.database,
         "PGHOST": url.host or "127.0.0.1",
         "PGPORT": str(url.port or 5432),
+        # Where the image bakes the shared SQL file; here, the repo's copy.
+        "READER_ROLE_SQL": str(READER_ROLE_SQL),
         **extra,
     }
     if url.password:
@@ -71,7 +74,7 @@ def test_the_reader_role_can_read_data_and_nothing_else(source_with_reader):
     reader = sa.create_engine(source_with_reader["reader"], poolclass=sa.pool.NullPool)
     try:
         with reader.connect() as conn:
-            # The table was created after the init script: readable through default privileges.
+            # The init script created the table; source_seed's DELETE + COPY kept the grant.
             assert conn.execute(sa.text("SELECT count(*) FROM data")).scalar() == 14_400
         for statement in (
             "INSERT INTO data (timestamp) VALUES ('2030-01-01Z')",
@@ -80,8 +83,10 @@ def test_the_reader_role_can_read_data_and_nothing_else(source_with_reader):
             "TRUNCATE data",
             "CREATE TABLE public.reader_table (x int)",
         ):
+            # Sessions start read-only; even a read-write transaction is refused by the grants.
             with pytest.raises(ProgrammingError, match="permission denied"):
                 with reader.begin() as conn:
+                    conn.execute(sa.text("SET TRANSACTION READ WRITE"))
                     conn.execute(sa.text(statement))
     finally:
         reader.dispose()
