@@ -17,6 +17,10 @@ defs = dg.Definitions(
     jobs=[wind_etl_job, bootstrap_job],
     schedules=[wind_etl_daily_schedule],
     sensors=[wind_late_data_sensor],
+    # Runs are small and sequential (an asset, then its checks): one process per run instead of
+    # one per step saves re-importing the code location for every step. Isolation between runs
+    # comes from the run launcher (a process locally, a container in the compose deployment).
+    executor=dg.in_process_executor,
     resources={
         "source_db": SourceDatabase(),
         "conektor": ConektorClient(),
