@@ -57,6 +57,8 @@ def _reset(sock: socket.socket) -> None:
     """Close with RST instead of FIN: the peer sees 'connection reset'."""
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        # Wake the thread blocked reading this socket, or the close waits for it (no RST).
+        sock.shutdown(socket.SHUT_RD)
     except OSError:
         pass
     sock.close()
@@ -296,15 +298,14 @@ def range_tags(first: str, last: str) -> dict[str, str]:
 
 
 def failure_text(result: dg.ExecuteInProcessResult) -> str:
-    """Every message of the run's step failures, causes included."""
+    """Every error message of the run (step, resource and run failures), causes included."""
     parts = []
     for event in result.all_events:
-        if not event.is_step_failure:
-            continue
-        data = event.step_failure_data
-        if data.user_failure_data is not None:
-            parts.append(data.user_failure_data.description or "")
-        error = data.error
+        data = event.event_specific_data
+        user_data = getattr(data, "user_failure_data", None)
+        if user_data is not None:
+            parts.append(user_data.description or "")
+        error = getattr(data, "error", None)
         while error is not None:
             parts.append(error.message)
             error = error.cause
