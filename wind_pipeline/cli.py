@@ -79,7 +79,9 @@ def main(argv: list[str] | None = None) -> int:
             secrets,
         )
     except KeyboardInterrupt:
-        return _fail("interrupted; the day's transaction was rolled back", EXIT_INTERRUPTED)
+        return _fail(
+            "interrupted (a load in progress is rolled back); run the day again", EXIT_INTERRUPTED
+        )
     finally:
         engine.dispose()
 

@@ -8,6 +8,7 @@ write) and checks that `up` succeeds and the Source holds exactly the rows it he
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -126,15 +127,19 @@ def test_a_busy_backend_outliving_its_killed_postmaster_does_not_block_up(stack:
     thread = threading.Thread(target=busy, daemon=True)
     thread.start()
     wait_until(lambda: busy_pid, "the busy query to start")
-    _kill_stack(stack)
-    assert psutil.pid_exists(busy_pid[0])  # the orphan still holds the old shared memory
+    try:
+        _kill_stack(stack)
+        assert psutil.pid_exists(busy_pid[0])  # the orphan still holds the old shared memory
 
-    stack.assert_up_with_data_intact()
-    assert not psutil.pid_exists(busy_pid[0]) or (
-        psutil.Process(busy_pid[0]).status() == psutil.STATUS_ZOMBIE
-    )
-    thread.join(30)
-    engine.dispose()
+        stack.assert_up_with_data_intact()
+        assert not psutil.pid_exists(busy_pid[0]) or (
+            psutil.Process(busy_pid[0]).status() == psutil.STATUS_ZOMBIE
+        )
+    finally:
+        with contextlib.suppress(psutil.Error):
+            psutil.Process(busy_pid[0]).kill()  # never leave a CPU-bound orphan behind
+        thread.join(30)
+        engine.dispose()
 
 
 def test_pid_files_naming_live_unrelated_processes_are_ignored_not_killed(stack: Stack):
