@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 export DAGSTER_HOME := $(CURDIR)/.dagster_home
 
-.PHONY: install run up down status dev test bench lint format clean
+.PHONY: install run up down status dev test bench loadtest lint format clean
 
 # Reinstall only when the project or its lock file changed.
 $(STAMP): pyproject.toml requirements.lock Makefile
@@ -43,6 +43,10 @@ test: install
 # Benchmarks on a scratch stack; writes benchmarks/RESULTS.md and benchmarks/results.json.
 bench: install
 	$(BIN)/python -m benchmarks.bench_pipeline
+
+# Not part of `make test`: 20 s of 32 concurrent clients; results in benchmarks/results/.
+loadtest: install
+	$(BIN)/python benchmarks/load_test.py --output benchmarks/results/load_test.json
 
 lint: install
 	$(BIN)/ruff check .

@@ -12,11 +12,18 @@ from wind_pipeline.db import make_engine
 from wind_pipeline.etl.extract import ConektorRequestError, ConektorSession, ConektorUnavailable
 from wind_pipeline.etl.load import TargetSchemaMissing
 from wind_pipeline.etl.pipeline import EmptySourceDay, run_etl
-from wind_pipeline.settings import ConfigurationError, load_settings, redact
+from wind_pipeline.settings import (
+    ConfigurationError,
+    load_settings,
+    mask_passwords,
+    redact,
+    settings_secrets,
+)
 from wind_pipeline.source_data import FIRST_PARTITION_DAY
 
 EXIT_FAILED = 1
 EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
 
 
 class _OneLineParser(argparse.ArgumentParser):
@@ -55,33 +62,44 @@ def main(argv: list[str] | None = None) -> int:
         day = parse_day(args.date)
         settings = load_settings()
     except (ValueError, ConfigurationError) as exc:
-        print(f"wind-etl: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+        return _fail(str(exc), EXIT_USAGE)
 
+    secrets = settings_secrets(settings)
     engine = make_engine(settings.target_db_url)
     try:
         with ConektorSession(settings.api_url) as session:
             result = run_etl(session, engine, [day])
     except (EmptySourceDay, ConektorUnavailable, ConektorRequestError, TargetSchemaMissing) as exc:
-        print(f"wind-etl: {exc}", file=sys.stderr)
-        return EXIT_FAILED
+        return _fail(str(exc), EXIT_FAILED, secrets)
     except SQLAlchemyError as exc:
         reason = str(getattr(exc, "orig", exc) or exc).strip().splitlines()[0]
-        print(
-            f"wind-etl: Target database {redact(settings.target_db_url)} failed: {reason}",
-            file=sys.stderr,
+        return _fail(
+            f"Target database {redact(settings.target_db_url)} failed: {reason}",
+            EXIT_FAILED,
+            secrets,
         )
-        return EXIT_FAILED
+    except KeyboardInterrupt:
+        return _fail(
+            "interrupted (a load in progress is rolled back); run the day again", EXIT_INTERRUPTED
+        )
     finally:
         engine.dispose()
 
     (only,) = result.days
     print(
-        f"wind-etl: {only.day}: read {only.source_rows:,} source rows from {settings.api_url}, "
-        f"wrote {only.rows_written:,} rows to {redact(settings.target_db_url)} "
+        f"wind-etl: {only.day}: read {only.source_rows:,} source rows from "
+        f"{redact(settings.api_url)}, wrote {only.rows_written:,} rows to "
+        f"{redact(settings.target_db_url)} "
         f"(window {result.start:%Y-%m-%dT%H:%MZ} .. {result.end:%Y-%m-%dT%H:%MZ})"
     )
     return 0
+
+
+def _fail(message: str, code: int, secrets: list[str] | None = None) -> int:
+    """Print one line on stderr, with every password masked (library messages quote URLs)."""
+    line = " ".join(mask_passwords(message, secrets or []).split())
+    print(f"wind-etl: {line}", file=sys.stderr)
+    return code
 
 
 if __name__ == "__main__":

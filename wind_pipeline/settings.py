@@ -6,6 +6,10 @@ Values come from the environment, then from a `.env` file in the working directo
 
 from __future__ import annotations
 
+import contextlib
+import re
+from collections.abc import Iterable
+
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -30,22 +34,51 @@ class WindSettings(BaseSettings):
     @field_validator("source_db_url", "target_db_url")
     @classmethod
     def _postgres_url(cls, value: str) -> str:
-        from sqlalchemy.engine import make_url
-
-        try:
-            url = make_url(value)
-        except Exception as exc:
-            raise ValueError(f"not a database URL: {exc}") from None
-        if not url.drivername.startswith("postgresql"):
-            raise ValueError(f"expected a postgresql:// URL, got {url.drivername}://")
-        return value
+        # Messages never quote the value: it may hold a password.
+        check_postgres_url(value)
+        return value.strip()
 
     @field_validator("api_url")
     @classmethod
     def _http_url(cls, value: str) -> str:
-        if not value.startswith(("http://", "https://")):
-            raise ValueError("expected an http:// or https:// URL")
-        return value.rstrip("/")
+        check_http_url(value)
+        return value.strip().rstrip("/")
+
+
+def check_postgres_url(value: str) -> None:
+    """Raise ValueError (without quoting `value`) unless it is a usable PostgreSQL URL."""
+    from sqlalchemy.engine import make_url
+
+    if not value.strip():
+        raise ValueError("empty value; expected e.g. postgresql+psycopg2://user@host:5432/database")
+    try:
+        url = make_url(value.strip())
+    except Exception:
+        raise ValueError(
+            "not a database URL; expected e.g. postgresql+psycopg2://user@host:5432/database"
+        ) from None
+    if not url.drivername.startswith("postgresql"):
+        raise ValueError(f"expected a postgresql:// URL, got {url.drivername}://")
+    if url.port is not None and not 0 < url.port < 65536:
+        raise ValueError(f"port {url.port} out of range")
+
+
+def check_http_url(value: str) -> None:
+    """Raise ValueError (without quoting `value`) unless it is a usable http(s) base URL."""
+    import httpx
+
+    if not value.strip():
+        raise ValueError("empty value; expected e.g. http://127.0.0.1:8765")
+    if not value.strip().startswith(("http://", "https://")):
+        raise ValueError("expected an http:// or https:// URL")
+    try:
+        url = httpx.URL(value.strip())
+    except Exception:
+        raise ValueError("not a valid URL (check the host and the port)") from None
+    if not url.host:
+        raise ValueError("no host; expected e.g. http://127.0.0.1:8765")
+    if url.query or url.fragment:
+        raise ValueError("must be a base URL, without ?query or #fragment")
 
 
 ENV_NAMES = {
@@ -66,15 +99,47 @@ def load_settings() -> WindSettings:
         for err in exc.errors():
             field = str(err["loc"][0]) if err["loc"] else "?"
             name = ENV_NAMES.get(field, field)
-            problems.append(f"{name}: {err['msg']}")
+            message = str(err["msg"]).removeprefix("Value error, ")
+            problems.append(f"{name}: {message}")
         raise ConfigurationError("invalid configuration: " + "; ".join(problems)) from None
 
 
 def redact(url: str) -> str:
-    """A database URL safe to print: the password, if any, is masked."""
+    """A URL safe to print (database or http): the password, if any, is masked."""
     from sqlalchemy.engine import make_url
 
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except Exception:
-        return "<unparseable URL>"
+    if "://" in url and not url.startswith(("http://", "https://")):
+        try:
+            return make_url(url).render_as_string(hide_password=True)
+        except Exception:
+            return "<unparseable URL>"
+    return mask_passwords(url)
+
+
+# `scheme://user:password@`: the password part, whatever the scheme.
+_URL_PASSWORD = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.\-]*://[^:/@\s]*:)(?P<secret>[^@\s/]+)@")
+
+
+def mask_passwords(text: str, secrets: Iterable[str] = ()) -> str:
+    """`text` with every URL password, and every string in `secrets`, replaced by ***.
+
+    Used on any message that may carry a URL (error texts from libraries quote them).
+    """
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "***")
+    return _URL_PASSWORD.sub(lambda m: f"{m['head']}***@", text)
+
+
+def settings_secrets(settings: WindSettings) -> list[str]:
+    """The passwords held in the configured URLs (to scrub them from any output)."""
+    import httpx
+    from sqlalchemy.engine import make_url
+
+    found = []
+    for url in (settings.source_db_url, settings.target_db_url):
+        with contextlib.suppress(Exception):
+            found.append(make_url(url).password or "")
+    with contextlib.suppress(Exception):
+        found.append(httpx.URL(settings.api_url).password or "")
+    return [secret for secret in found if secret]

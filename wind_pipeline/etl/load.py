@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import io
+import os
+import time
 from datetime import datetime
+from pathlib import Path
 
 import pandas as pd
 from sqlalchemy import Engine, delete, func, select
@@ -64,12 +67,35 @@ def replace_window(
                 Data.timestamp < end,
             )
         )
+        _fault_point("after_delete")
         cursor = conn.connection.dbapi_connection.cursor()
         cursor.copy_expert(
             'COPY "data" (signal_id, timestamp, value) FROM STDIN WITH (FORMAT csv)', buffer
         )
+        _fault_point("before_commit")
+    _fault_point("after_commit")
     return len(rows)
 
 
 def _epoch_day(moment: datetime) -> int:
     return int(moment.timestamp() // 86400)
+
+
+# Test-only fault injection (docs/RELIABILITY.md): with WIND_FAULT_PAUSE set to one of
+# FAULT_POINTS, the loader writes its pid to WIND_FAULT_READY_FILE at that point and waits
+# until `<ready file>.release` exists (at most 120 s), so a test can kill it, cut its
+# connection or race it at exactly that point. Unset (always, outside tests) it does nothing.
+FAULT_PAUSE_ENV = "WIND_FAULT_PAUSE"
+FAULT_READY_FILE_ENV = "WIND_FAULT_READY_FILE"
+FAULT_POINTS = ("after_delete", "before_commit", "after_commit")
+
+
+def _fault_point(name: str) -> None:
+    if os.environ.get(FAULT_PAUSE_ENV) != name:
+        return
+    ready = Path(os.environ[FAULT_READY_FILE_ENV])
+    release = ready.with_name(ready.name + ".release")
+    ready.write_text(str(os.getpid()))
+    deadline = time.monotonic() + 120
+    while not release.exists() and time.monotonic() < deadline:
+        time.sleep(0.02)

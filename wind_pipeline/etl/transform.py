@@ -3,23 +3,128 @@
 Semantics (README, "Aggregation"): buckets are closed on the left and labelled by their
 start; NULL source values are skipped; std is the sample std (ddof=1), NULL for a bucket
 with one sample; a bucket with no value for a variable produces no rows for it.
+
+Bad values (docs/RELIABILITY.md, "Bad source values"): a value that is NaN, +/-infinity or
+outside the variable's plausible range is **skipped**, exactly like a NULL, and counted.
+Skipping keeps the day's good minutes (rejecting the day would lose them to one glitching
+sensor reading) and invents nothing (clipping would turn a broken reading into a plausible
+one). The counts go to the asset's metadata so a bad day is visible.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 
+import numpy as np
 import pandas as pd
 
+from wind_pipeline.source_data import PowerCurve
 from wind_pipeline.target_models import AGGREGATED_VARIABLES, STATISTICS
 
 BUCKET = "10min"
+
+_RATED_POWER_KW = PowerCurve().rated_power
+
+
+@dataclass(frozen=True)
+class PlausibleRange:
+    """The closed interval [low, high] of physically possible values of a variable."""
+
+    low: float
+    high: float
+    unit: str
+
+
+# Why these bounds: a cup anemometer cannot read below 0 m/s, and 75 m/s is above any
+# 10-minute wind a turbine site records (IEC class I: 50 m/s reference gust, 70 m/s 3-second
+# gust). A turbine draws a little power when idle (down to -10 % of rated) and the converter
+# caps output near rated; 150 % of rated is far beyond any real reading.
+PLAUSIBLE_RANGES: Mapping[str, PlausibleRange] = {
+    "wind_speed": PlausibleRange(0.0, 75.0, "m/s"),
+    "power": PlausibleRange(-0.1 * _RATED_POWER_KW, 1.5 * _RATED_POWER_KW, "kW"),
+}
+
+# Why a value was skipped; `missing` is NULL or NaN (the API's JSON cannot tell them apart).
+SKIP_REASONS = ("missing", "infinite", "below_range", "above_range")
+
+
+@dataclass(frozen=True)
+class QualityCounts:
+    """How many source values of each variable were used, and how many were skipped and why."""
+
+    rows: int
+    used: dict[str, int] = field(default_factory=dict)
+    skipped: dict[str, dict[str, int]] = field(default_factory=dict)
+
+    def total(self, *reasons: str) -> int:
+        """Skipped values of all variables for the given reasons (all reasons if none given)."""
+        wanted = reasons or SKIP_REASONS
+        return sum(counts[r] for counts in self.skipped.values() for r in wanted)
+
+    @property
+    def invalid(self) -> int:
+        """Values the policy removed: infinite or out of range (NULL/NaN are just missing)."""
+        return self.total("infinite", "below_range", "above_range")
+
+    def as_metadata(self) -> dict[str, int]:
+        """Flat integer counts, e.g. `power_above_range`, for Dagster metadata."""
+        flat = {
+            "source_rows": self.rows,
+            "values_missing": self.total("missing"),
+            "values_invalid": self.invalid,
+        }
+        for variable, reasons in self.skipped.items():
+            flat[f"{variable}_used"] = self.used[variable]
+            flat.update({f"{variable}_{reason}": n for reason, n in reasons.items()})
+        return flat
+
+
+def clean_values(
+    frame: pd.DataFrame, variables: Sequence[str] = AGGREGATED_VARIABLES
+) -> tuple[pd.DataFrame, QualityCounts]:
+    """Return a copy of `frame` whose bad values are NaN (skipped), and the counts per reason."""
+    cleaned = frame.copy()
+    used: dict[str, int] = {}
+    skipped: dict[str, dict[str, int]] = {}
+    for variable in variables:
+        values = pd.Series(frame[variable]).to_numpy(dtype="float64", na_value=np.nan)
+        finite = np.isfinite(values)
+        bounds = PLAUSIBLE_RANGES.get(variable)
+        below = finite & (values < bounds.low) if bounds else np.zeros_like(finite)
+        above = finite & (values > bounds.high) if bounds else np.zeros_like(finite)
+        keep = finite & ~below & ~above
+        cleaned[variable] = np.where(keep, values, np.nan)
+        used[variable] = int(keep.sum())
+        skipped[variable] = {
+            "missing": int(np.isnan(values).sum()),
+            "infinite": int(np.isinf(values).sum()),
+            "below_range": int(below.sum()),
+            "above_range": int(above.sum()),
+        }
+    return cleaned, QualityCounts(rows=len(frame), used=used, skipped=skipped)
+
+
+def aggregate_10min_with_quality(
+    frame: pd.DataFrame, variables: Sequence[str] = AGGREGATED_VARIABLES
+) -> tuple[pd.DataFrame, QualityCounts]:
+    """Apply the bad-value policy, then aggregate; return (aggregates, quality counts)."""
+    cleaned, counts = clean_values(frame, variables)
+    return _aggregate(cleaned, variables), counts
 
 
 def aggregate_10min(
     frame: pd.DataFrame, variables: Sequence[str] = AGGREGATED_VARIABLES
 ) -> pd.DataFrame:
-    """Return long rows (timestamp, signal, value), signal being e.g. `power_std`."""
+    """Return long rows (timestamp, signal, value), signal being e.g. `power_std`.
+
+    Bad values (NaN, +/-inf, out of range) are skipped like NULLs; see `clean_values`.
+    """
+    aggregates, _ = aggregate_10min_with_quality(frame, variables)
+    return aggregates
+
+
+def _aggregate(frame: pd.DataFrame, variables: Sequence[str]) -> pd.DataFrame:
     if frame.empty:
         return pd.DataFrame(
             {
