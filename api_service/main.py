@@ -13,7 +13,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 from api_service.db import make_engine
 from api_service.routers import data, health, metadata
-from api_service.settings import ApiSettings
+from api_service.settings import ApiConfigurationError, ApiSettings, load_api_settings
 
 log = logging.getLogger("api_service")
 
@@ -33,10 +33,11 @@ JSON body. The API connects as a read-only role.
 
 def create_app(settings: ApiSettings | None = None) -> FastAPI:
     """Build the app; the engine is made at start-up, so importing this connects to nothing."""
+    settings = settings or load_api_settings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.settings = settings or ApiSettings()
+        app.state.settings = settings
         app.state.engine = make_engine(
             app.state.settings.db_url,
             app.state.settings.pool_size,
@@ -66,4 +67,8 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     return app
 
 
-app = create_app()
+try:
+    app = create_app()
+except ApiConfigurationError as exc:
+    # One line naming the variable, instead of uvicorn's traceback.
+    raise SystemExit(f"conektor: {exc}") from None

@@ -2,10 +2,21 @@
 
 from __future__ import annotations
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_SOURCE_DB_URL = "postgresql+psycopg2://postgres@127.0.0.1:54329/wind_source"
+
+ENV_NAMES = {
+    "db_url": "WIND_API_DB_URL (or WIND_SOURCE_DB_URL)",
+    "max_range_days": "WIND_API_MAX_RANGE_DAYS",
+    "pool_size": "WIND_API_POOL_SIZE",
+    "statement_timeout_ms": "WIND_API_STATEMENT_TIMEOUT_MS",
+}
+
+
+class ApiConfigurationError(ValueError):
+    """A setting is missing or malformed; the message names the variable, never its value."""
 
 
 class ApiSettings(BaseSettings):
@@ -22,3 +33,30 @@ class ApiSettings(BaseSettings):
     statement_timeout_ms: int = Field(
         30_000, validation_alias="WIND_API_STATEMENT_TIMEOUT_MS", ge=1
     )
+
+    @field_validator("db_url")
+    @classmethod
+    def _postgres_url(cls, value: str) -> str:
+        from sqlalchemy.engine import make_url
+
+        # The value may hold a password: the messages never quote it.
+        try:
+            url = make_url(value)
+            url.port  # noqa: B018 - a malformed port only raises when read
+        except Exception:
+            raise ValueError("not a valid SQLAlchemy database URL") from None
+        if not url.drivername.startswith("postgresql"):
+            raise ValueError("expected a postgresql:// URL")
+        return value
+
+
+def load_api_settings() -> ApiSettings:
+    """Read the settings; a bad one raises ApiConfigurationError in one line naming it."""
+    try:
+        return ApiSettings()
+    except ValidationError as exc:
+        problems = [
+            f"{ENV_NAMES.get(str(err['loc'][0]), err['loc'][0]) if err['loc'] else '?'}: {err['msg']}"
+            for err in exc.errors()
+        ]
+        raise ApiConfigurationError("invalid configuration: " + "; ".join(problems)) from None

@@ -18,7 +18,7 @@ warnings.filterwarnings("ignore", category=dg.BetaWarning)  # backfill_policy is
 from wind_pipeline.db import make_engine
 from wind_pipeline.definitions import defs
 from wind_pipeline.partitions import daily_partitions
-from wind_pipeline.settings import ConfigurationError, load_settings, redact
+from wind_pipeline.settings import ConfigurationError, load_settings, mask_passwords, redact
 from wind_pipeline.source_data import source_period
 from wind_pipeline.target_models import Data
 
@@ -81,7 +81,7 @@ def main() -> int:
             day = func.date_trunc("day", Data.timestamp, "UTC")
             per_day = conn.execute(select(day, func.count()).group_by(day).order_by(day)).all()
     except (RuntimeError, SQLAlchemyError) as exc:
-        print(f"make run: {str(exc).strip().splitlines()[0]}", file=sys.stderr)
+        print(f"make run: {mask_passwords(str(exc).strip().splitlines()[0])}", file=sys.stderr)
         return 1
     finally:
         source.dispose()
@@ -94,7 +94,8 @@ def main() -> int:
     for bucket_day, count in per_day:
         print(f"        {bucket_day:%Y-%m-%d}  {count:>5} rows")
     print(f"        total {sum(c for _, c in per_day):,} rows in {len(per_day)} days")
-    print(f"API     {settings.api_url}  (try {settings.api_url}/docs)")
+    api = redact(settings.api_url)
+    print(f"API     {api}  (try {api}/docs)")
     print(
         f"UI      {UI_URL}" if _ui_running() else "UI      not running (start it with `make dev`)"
     )

@@ -1,6 +1,6 @@
 """Abuse of the Conektor API: injection attempts, huge ranges, absurd times, repeated and
 very long parameters. Each gets a clear 4xx (no stack trace), the Source is unharmed, and
-the server keeps serving. Protections the API lacks are strict xfails naming issue 3.
+the server keeps serving.
 """
 
 from __future__ import annotations
@@ -96,11 +96,6 @@ def test_the_first_years_are_valid_and_empty(api: httpx.Client):
     assert body["row_count"] == 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 3 (API): a time whose UTC conversion leaves the datetime range "
-    "(year 1 with a +offset, year 9999 with a -offset) must get a 422; today it is a 500",
-)
 @pytest.mark.parametrize(
     ("start", "end"),
     [
@@ -124,11 +119,6 @@ def test_times_that_overflow_in_utc_leak_no_stack_trace(api_url: str):
     assert "server" not in response.headers
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 3 (API): a repeated single-valued parameter (start, end, format) must be "
-    "refused with a 422; today the last value silently wins",
-)
 @pytest.mark.parametrize("name", ["start", "end", "format"])
 def test_a_repeated_single_valued_parameter_is_refused(api: httpx.Client, name):
     values = {"start": "2024-01-04T00:00Z", "end": "2024-01-05T12:00Z", "format": "columns"}

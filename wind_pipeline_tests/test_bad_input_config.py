@@ -108,11 +108,6 @@ def test_the_api_refuses_to_start_on_a_bad_db_url_without_printing_the_password(
     assert SECRET not in result.stdout + result.stderr
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 3 (API): a malformed WIND_API_DB_URL must fail the API's start in one line "
-    "naming the variable; today uvicorn prints a SQLAlchemy traceback without the name",
-)
 def test_the_api_names_a_malformed_db_url_variable_in_one_line(tmp_path):
     result = _start_api({"WIND_API_DB_URL": "not a url"}, tmp_path)
     assert result.returncode != 0

@@ -138,7 +138,14 @@ def test_bad_values_are_counted_per_variable_and_reason(bad_api: str):
 def test_the_asset_skips_bad_values_and_matches_postgresql_on_the_valid_ones(
     bad_source: str, bad_api: str, target_url: str
 ):
-    assert materialize(bad_api, target_url, partition_key="2024-01-05").success
+    result = materialize(bad_api, target_url, partition_key="2024-01-05")
+    assert result.success
+    # The partition's metadata counts what the policy skipped, per variable and reason.
+    (materialization,) = result.asset_materializations_for_node("wind_10min_aggregates")
+    shown = {k: v.value for k, v in materialization.metadata.items() if k.startswith("values/")}
+    assert shown["values/values_invalid"] == 2 + 6 + 1 + 1 + 1 + 1
+    assert shown["values/power_above_range"] == 1 and shown["values/wind_speed_missing"] == 6
+    assert shown["values/wind_speed_used"] == 1440 - 15
     reference = _reference(bad_source)
     engine = sa.create_engine(target_url)
     with engine.connect() as conn:

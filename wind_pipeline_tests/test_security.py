@@ -125,7 +125,9 @@ def test_embedded_postgres_listens_on_loopback_only(pg_admin_url: str):
 
 # -- no secrets in the repository -----------------------------------------------------------
 
-_FAKE_PASSWORDS = {"***", "secret", "s3cret", "password", "pw", "pw1", "pw2"}
+_FAKE_PASSWORDS = {"***", "...", "secret", "s3cret", "password", "pw", "pw1", "pw2"}
+# `.env.example` may hold obvious placeholders, and nothing else.
+_PLACEHOLDER = re.compile(r"change-me(-[a-z]+)*")
 _URL_WITH_PASSWORD = re.compile(r"[a-z][a-z0-9+.\-]*://[^\s:/@'\"]+:([^\s@'\"/]+)@", re.I)
 _KEYS = re.compile(
     r"-----BEGIN [A-Z ]*PRIVATE KEY-----|AKIA[0-9A-Z]{16}|gh[pousr]_[A-Za-z0-9]{36}|xox[abprs]-"
@@ -159,6 +161,8 @@ def test_no_secrets_are_committed():
         if path.suffix not in (".py", ".md"):  # config files: passwords come from ${ENV}
             for match in _CONFIG_PASSWORD.finditer(content):
                 value = match["value"].strip().strip("'\"")
+                if path.name == ".env.example" and _PLACEHOLDER.fullmatch(value):
+                    continue
                 if value and not _FROM_ENV.match(value):
                     found.append(f"{path.name}: a literal password setting")
     assert not found
@@ -242,11 +246,6 @@ def test_dagster_runs_never_log_a_database_password(api_url: str, target_url: st
     assert _leaks(failed, tmp_path / "failed") == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 3 (extract.py): ConektorUnavailable quotes the API base URL with its "
-    "password, and Dagster logs the message; it must mask it",
-)
 def test_dagster_runs_never_log_an_api_url_password(target_url: str, tmp_path):
     env = {
         "WIND_API_URL": "http://etl:" + PASSWORD + "@127.0.0.1:9",

@@ -63,6 +63,16 @@ def _invalid(field: str, message: str, value: object = None) -> RequestValidatio
     )
 
 
+# Parameters that take one value: a repeat is refused rather than letting the last one win.
+SINGLE_VALUED = ("start", "end", "format", "limit", "cursor")
+
+
+def _reject_repeats(request: Request) -> None:
+    for name in SINGLE_VALUED:
+        if len(request.query_params.getlist(name)) > 1:
+            raise _invalid(name, f"{name} may be given only once")
+
+
 def _to_utc(value: datetime, field: str) -> datetime:
     """Naive times are UTC; aware times keep their offset and are converted to UTC."""
     try:
@@ -160,6 +170,7 @@ def read_data(
     ] = None,
     accept: Annotated[str | None, Header(include_in_schema=False)] = None,
 ) -> Response:
+    _reject_repeats(request)
     start_utc, end_utc = _to_utc(start, "start"), _to_utc(end, "end")
     after = _to_utc(cursor, "cursor") if cursor is not None else None
     if start_utc >= end_utc:

@@ -69,4 +69,7 @@ def partition_metadata(
             # The late-data sensor compares this with the Source's current rows.
             "source_fingerprint": coverage.fingerprint,
         }
+    if result.quality is not None:
+        # The bad-value policy's counts: NULL/NaN (missing), infinite, out of range.
+        metadata |= {f"values/{key}": n for key, n in result.quality.as_metadata().items()}
     return metadata

@@ -22,6 +22,7 @@ from tenacity import (
     wait_exponential_jitter,
 )
 
+from wind_pipeline.settings import mask_passwords
 from wind_pipeline.source_data import SourcePeriod
 
 # The API's largest page (api_service.routers.data.MAX_PAGE_ROWS): fewest round trips.
@@ -113,9 +114,12 @@ class ConektorSession:
         try:
             response = retrying(self._get_once, path, params or [])
         except (httpx.TransportError, _ServerError) as exc:
+            # The URL may carry credentials; Dagster logs this message.
             raise ConektorUnavailable(
-                f"Conektor API at {self.base_url} unavailable after {self.max_attempts} attempts: "
-                f"{exc or type(exc).__name__}"
+                mask_passwords(
+                    f"Conektor API at {self.base_url} unavailable after {self.max_attempts} "
+                    f"attempts: {exc or type(exc).__name__}"
+                )
             ) from exc
         finally:
             self.stats.seconds += time.perf_counter() - started

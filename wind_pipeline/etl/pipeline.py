@@ -12,7 +12,7 @@ from sqlalchemy import Engine
 from wind_pipeline.etl.coverage import MINUTES_PER_DAY, DayCoverage, day_start, profile_day
 from wind_pipeline.etl.extract import ConektorSession
 from wind_pipeline.etl.load import TargetSchemaMissing, replace_window
-from wind_pipeline.etl.transform import aggregate_10min
+from wind_pipeline.etl.transform import QualityCounts, aggregate_cleaned, clean_values
 from wind_pipeline.target_models import AGGREGATED_VARIABLES, signal_ids
 
 __all__ = [
@@ -41,6 +41,7 @@ class DayResult:
     api_seconds: float = 0.0
     api_bytes: int = 0
     api_requests: int = 0
+    quality: QualityCounts | None = None
 
 
 @dataclass
@@ -93,7 +94,7 @@ def run_etl(session: ConektorSession, target: Engine, days: list[date]) -> EtlRe
         )
 
     frames: list[pd.DataFrame] = []
-    fetched: list[tuple[date, DayCoverage, float, int, int]] = []
+    fetched: list[tuple[date, DayCoverage, float, int, int, QualityCounts]] = []
     empty: list[date] = []
     for day in days:
         before = (session.stats.requests, session.stats.bytes)
@@ -106,9 +107,18 @@ def run_etl(session: ConektorSession, target: Engine, days: list[date]) -> EtlRe
         if frame.empty:
             empty.append(day)
             continue
-        frames.append(frame)
+        # The bad-value policy (README, "Aggregation semantics"), counted per day.
+        cleaned, quality = clean_values(frame)
+        frames.append(cleaned)
         fetched.append(
-            (day, profile_day(day, frame), seconds, session.stats.bytes - before[1], requests)
+            (
+                day,
+                profile_day(day, frame),
+                seconds,
+                session.stats.bytes - before[1],
+                requests,
+                quality,
+            )
         )
     if empty:
         listed = ", ".join(d.isoformat() for d in empty[:5]) + (" ..." if len(empty) > 5 else "")
@@ -117,7 +127,7 @@ def run_etl(session: ConektorSession, target: Engine, days: list[date]) -> EtlRe
         )
 
     source = pd.concat(frames, ignore_index=True)
-    aggregates = aggregate_10min(source)
+    aggregates = aggregate_cleaned(source)
     start, end = day_start(days[0]), day_start(days[-1] + timedelta(days=1))
     replace_window(target, aggregates, start, end, ids)
 
@@ -135,8 +145,9 @@ def run_etl(session: ConektorSession, target: Engine, days: list[date]) -> EtlRe
                 api_seconds=seconds,
                 api_bytes=size,
                 api_requests=requests,
+                quality=quality,
             )
-            for day, coverage, seconds, size, requests in fetched
+            for day, coverage, seconds, size, requests, quality in fetched
         ],
         aggregates=aggregates,
     )

@@ -110,7 +110,7 @@ def aggregate_10min_with_quality(
 ) -> tuple[pd.DataFrame, QualityCounts]:
     """Apply the bad-value policy, then aggregate; return (aggregates, quality counts)."""
     cleaned, counts = clean_values(frame, variables)
-    return _aggregate(cleaned, variables), counts
+    return aggregate_cleaned(cleaned, variables), counts
 
 
 def aggregate_10min(
@@ -124,7 +124,9 @@ def aggregate_10min(
     return aggregates
 
 
-def _aggregate(frame: pd.DataFrame, variables: Sequence[str]) -> pd.DataFrame:
+def aggregate_cleaned(
+    frame: pd.DataFrame, variables: Sequence[str] = AGGREGATED_VARIABLES
+) -> pd.DataFrame:
     if frame.empty:
         return pd.DataFrame(
             {
