@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import os
 import time
 from datetime import datetime
@@ -11,7 +10,14 @@ from pathlib import Path
 import pandas as pd
 from sqlalchemy import Engine, delete, func, select
 
+from wind_pipeline.pg_copy import ColumnType, copy_frame
 from wind_pipeline.target_models import Data
+
+TARGET_COLUMNS: list[tuple[str, ColumnType]] = [
+    ("signal_id", "int4"),
+    ("timestamp", "timestamptz"),
+    ("value", "float8"),
+]
 
 # Advisory-lock namespace for "a day of wind_10min_aggregates" (the key's second half is the day).
 _LOCK_NAMESPACE = 0x57494E44
@@ -46,10 +52,6 @@ def replace_window(
             "value": aggregates["value"],
         }
     )
-    buffer = io.StringIO()
-    # NaN is written as an empty field, which COPY's CSV format reads as NULL.
-    rows.to_csv(buffer, index=False, header=False, date_format="%Y-%m-%dT%H:%M:%S%z")
-    buffer.seek(0)
 
     first_day, last_day = _epoch_day(start), _epoch_day(end) - 1
     with engine.begin() as conn:
@@ -68,10 +70,8 @@ def replace_window(
             )
         )
         _fault_point("after_delete")
-        cursor = conn.connection.dbapi_connection.cursor()
-        cursor.copy_expert(
-            'COPY "data" (signal_id, timestamp, value) FROM STDIN WITH (FORMAT csv)', buffer
-        )
+        # Binary COPY built by numpy; a NaN value (a one-sample std) is written as NULL.
+        copy_frame(conn.connection.dbapi_connection.cursor(), "data", rows, TARGET_COLUMNS)
         _fault_point("before_commit")
     _fault_point("after_commit")
     return len(rows)
