@@ -271,14 +271,18 @@ def epoch_day(text: str) -> int:
 def materialize(
     api_url: str, target_url: str, *, max_attempts: int = 4, **kwargs: object
 ) -> dg.ExecuteInProcessResult:
-    """`wind_10min_aggregates` in process, with short retry delays."""
+    """`wind_10min_aggregates` in process, with short client retry delays and no step retries.
+
+    These tests look at what the client's retries and the load transaction do; how the asset's
+    step-level retry policy composes with them is tested in test_retries.py.
+    """
     import dagster as dg
 
-    from wind_pipeline.assets.aggregates import wind_10min_aggregates
+    from wind_pipeline.assets.aggregates import build_wind_10min_aggregates
     from wind_pipeline.resources import ConektorClient, TargetDatabase
 
     return dg.materialize(
-        [wind_10min_aggregates],
+        [build_wind_10min_aggregates(retry_policy=dg.RetryPolicy(max_retries=0))],
         resources={
             "conektor": ConektorClient(
                 base_url=api_url, backoff_seconds=0.02, max_attempts=max_attempts
