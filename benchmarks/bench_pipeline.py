@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -29,6 +28,7 @@ from pathlib import Path
 import pandas as pd
 import sqlalchemy as sa
 
+from benchmarks.bench_api import machine
 from wind_pipeline.db import make_engine
 from wind_pipeline.etl.extract import ConektorSession
 from wind_pipeline.etl.pipeline import day_start, run_etl
@@ -81,26 +81,6 @@ def measure(fn: Callable[[], object], repeat: int, warmup: int = 1) -> dict[str,
     }
 
 
-def machine() -> dict[str, str]:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    import psutil
-
-    return {
-        "cpu": cpu,
-        "cores": str(os.cpu_count()),
-        "memory_gib": f"{psutil.virtual_memory().total / 2**30:.1f}",
-        "python": platform.python_version(),
-        "os": platform.platform(),
-    }
-
-
 def _rss_peak_kib(pid: int) -> int | None:
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -118,7 +98,7 @@ class Bench:
         self.repeat = 1 if smoke else 5
         self.warmup = 0 if smoke else 1
         self.stack = LocalStack(root / ".stack", root / ".env")
-        self.results: dict[str, object] = {"machine": machine(), "smoke": smoke}
+        self.results: dict[str, object] = {"smoke": smoke}
 
     # -- set-up --------------------------------------------------------------------------
     def start(self) -> None:
@@ -130,9 +110,7 @@ class Bench:
         self.source = make_engine(self.source_url)
         self.target = make_engine(self.target_url)
         with self.source.connect() as conn:
-            self.results["machine"]["postgresql"] = conn.execute(
-                sa.text("SHOW server_version")
-            ).scalar()  # type: ignore[index]
+            self.results["machine"] = machine(conn.execute(sa.text("SHOW server_version")).scalar())
         create_target_schema(self.target)
 
     def stop(self) -> None:

@@ -41,7 +41,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
 from api_service.settings import ApiSettings  # noqa: E402
-from wind_pipeline.local_stack import EmbeddedPostgres, free_port, wait_for_http  # noqa: E402
+from wind_pipeline.local_stack import EmbeddedPostgres, api_command, free_port, wait_for_http  # noqa: E402
 from wind_pipeline.source_data import generate_turbine_data, seed_source  # noqa: E402
 
 DAYS = [f"2024-01-{day:02d}" for day in range(1, 11)]
@@ -78,19 +78,7 @@ def _start_api(stack: ExitStack, source_url: str) -> str:
     port = free_port()
     log = stack.enter_context(tempfile.TemporaryFile())
     proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "api_service.main:app",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--no-server-header",
-            "--log-level",
-            "warning",
-        ],  # fmt: skip
+        api_command(port, "--log-level", "warning"),
         cwd=REPO_ROOT,
         env={**os.environ, "WIND_API_DB_URL": source_url},
         stdout=log,

@@ -320,6 +320,22 @@ def _alive(proc: psutil.Process) -> bool:
         return False
 
 
+def api_command(port: int, *extra: str) -> list[str]:
+    """The command line that serves the Conektor on 127.0.0.1:`port` (no server banner)."""
+    return [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "api_service.main:app",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--no-server-header",
+        *extra,
+    ]
+
+
 def wait_for_http(url: str, timeout: float = 30.0) -> bool:
     import httpx
 
@@ -415,17 +431,7 @@ class LocalStack:
         env = {**os.environ, **self.settings(), "WIND_API_DB_URL": self.api_db_url}
         log = open(self.stack_dir / "api.log", "ab")  # noqa: SIM115 - handed to the child
         proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "uvicorn",
-                "api_service.main:app",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(self.api_port),
-                "--no-server-header",
-            ],
+            api_command(self.api_port),
             cwd=REPO_ROOT,
             env=env,
             stdout=log,
