@@ -114,8 +114,9 @@ class Bench:
         create_target_schema(self.target)
 
     def stop(self) -> None:
-        self.source.dispose()
-        self.target.dispose()
+        for engine in (getattr(self, "source", None), getattr(self, "target", None)):
+            if engine is not None:
+                engine.dispose()
         self.stack.down()
 
     def _env(self) -> dict[str, str]:
@@ -315,8 +316,8 @@ def main(argv: list[str] | None = None) -> int:
 
     with tempfile.TemporaryDirectory(prefix="wind-bench-") as scratch:
         bench = Bench(Path(scratch), smoke=args.smoke)
-        bench.start()
         try:
+            bench.start()
             results = bench.run()
         finally:
             bench.stop()
