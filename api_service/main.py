@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
@@ -52,6 +53,13 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         version="1.1.0",
         lifespan=lifespan,
     )
+    if settings.cors_origin_list:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origin_list,
+            allow_methods=["GET"],
+            allow_credentials=False,
+        )
     app.include_router(data.router)
     app.include_router(metadata.router)
     app.include_router(health.router)

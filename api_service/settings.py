@@ -12,6 +12,7 @@ ENV_NAMES = {
     "max_range_days": "WIND_API_MAX_RANGE_DAYS",
     "pool_size": "WIND_API_POOL_SIZE",
     "statement_timeout_ms": "WIND_API_STATEMENT_TIMEOUT_MS",
+    "cors_origins": "WIND_API_CORS_ORIGINS",
 }
 
 
@@ -33,6 +34,13 @@ class ApiSettings(BaseSettings):
     statement_timeout_ms: int = Field(
         30_000, validation_alias="WIND_API_STATEMENT_TIMEOUT_MS", ge=1
     )
+    # CORS is off unless origins are listed (comma-separated): browsers on other origins then
+    # may GET; nothing else is allowed, and credentials never are.
+    cors_origins: str = Field("", validation_alias="WIND_API_CORS_ORIGINS")
+
+    @property
+    def cors_origin_list(self) -> list[str]:
+        return [origin.strip() for origin in self.cors_origins.split(",") if origin.strip()]
 
     @field_validator("db_url")
     @classmethod

@@ -174,21 +174,25 @@ class Bench:
         return {"etl_core": etl, "sql_floor": sql, "ratio": etl["median"] / sql["median"]}
 
     def cli(self, args: list[str], cwd: Path | None = None) -> tuple[float, int | None]:
-        started = time.perf_counter()
-        proc = subprocess.Popen(
-            [str(BIN / "dagster"), "asset", "materialize", *args],
-            env=self._env(),
-            cwd=cwd or self.root,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-        )
-        _, status, usage = os.wait4(proc.pid, 0)
-        elapsed = time.perf_counter() - started
-        proc.returncode = os.waitstatus_to_exitcode(status)
-        if proc.returncode != 0:
-            raise RuntimeError(
-                f"dagster asset materialize {args} failed: {proc.stderr.read().decode()[-2000:]}"
+        """Run `dagster asset materialize ARGS`; return (seconds, peak RSS in KiB)."""
+        # Dagster logs every event to stderr: a file, never an unread pipe (it would fill up
+        # and block the run).
+        with tempfile.TemporaryFile() as log:
+            started = time.perf_counter()
+            proc = subprocess.Popen(
+                [str(BIN / "dagster"), "asset", "materialize", *args],
+                env=self._env(),
+                cwd=cwd or self.root,
+                stdout=log,
+                stderr=subprocess.STDOUT,
             )
+            _, status, usage = os.wait4(proc.pid, 0)
+            elapsed = time.perf_counter() - started
+            proc.returncode = os.waitstatus_to_exitcode(status)
+            if proc.returncode != 0:
+                log.seek(0)
+                tail = log.read().decode(errors="replace")[-2000:]
+                raise RuntimeError(f"dagster asset materialize {args} failed: {tail}")
         return elapsed, usage.ru_maxrss
 
     def backfill(self, days: int) -> dict[str, object]:
@@ -302,6 +306,36 @@ def render(results: dict) -> str:
         "",
         f"Memory, {biggest['days']}-day backfill: run process peak RSS {biggest['run_peak_rss_mib'] or 0:.0f} MiB; "
         f"API peak RSS {biggest['api_peak_rss_mib'] or 0:.0f} MiB.",
+        "",
+    ]
+    if biggest["days"] >= 365:
+        per_day = biggest["per_day"]
+        year_100 = 100 * 365 * per_day
+        lines += [
+            "## Scaling",
+            "",
+            f"The {biggest['days']}-day backfill costs {per_day * 1000:.0f} ms per turbine-day "
+            "end to end (API read, aggregation, load, checks, metadata). A year of 100 turbines is "
+            f"36,500 turbine-days: about {year_100 / 60:.0f} minutes on this one machine, run as "
+            "single-run backfills (100× the rows per day, so the same per-row cost, if the Source "
+            "and Target keep up). In the Compose deployment the `QueuedRunCoordinator` and "
+            "`DockerRunLauncher` run up to 4 runs at once, each in its own container; splitting the "
+            "year into ranges (or partitioning by turbine and day) spreads it over those workers, "
+            "and past one machine the same runs go to a remote Docker host or Kubernetes "
+            "(`dagster-k8s`), bounded by what the two PostgreSQL servers can absorb.",
+            "",
+        ]
+    lines += [
+        "## What changed to meet the targets",
+        "",
+        "- **In-process executor.** With Dagster's default multiprocess executor the asset and its "
+        "checks each ran in a new process that imported the code location again: one partition "
+        "took 5.8 s against the no-op's 2.6 s (2.3×). One process per run brought it under the "
+        "no-op floor (which keeps Dagster's default executor).",
+        "- **Binary COPY encoded by numpy** (`wind_pipeline/pg_copy.py`) for the Source seed and the "
+        "Target load: pandas' `to_csv` with a date format took ~7 s for a year of Source rows.",
+        "- **CSV from the API** (`format=csv`, built by PostgreSQL): see `API_RESULTS.md`.",
+        "- **One HTTP client per run** and one request per day; all days of a run aggregated at once.",
         "",
     ]
     return "\n".join(lines)

@@ -26,6 +26,8 @@ from pathlib import Path
 
 import psutil
 
+from wind_pipeline.db_roles import WRITER_ROLE, ensure_target_writer
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_PG_PORT = 54329
 DEFAULT_API_PORT = 8765
@@ -107,8 +109,8 @@ class EmbeddedPostgres:
     def log_file(self) -> Path:
         return self.data_dir.parent / f"{self.data_dir.name}.log"
 
-    def url(self, database: str = "postgres") -> str:
-        return f"postgresql+psycopg2://postgres@127.0.0.1:{self.port}/{database}"
+    def url(self, database: str = "postgres", user: str = "postgres") -> str:
+        return f"postgresql+psycopg2://{user}@127.0.0.1:{self.port}/{database}"
 
     def _run(self, tool: str, *args: str, timeout: float = 60) -> subprocess.CompletedProcess:
         user = PG_SYSTEM_USER if _running_as_root() else None
@@ -389,7 +391,8 @@ class LocalStack:
     def settings(self) -> dict[str, str]:
         return {
             "WIND_SOURCE_DB_URL": self.postgres.url(SOURCE_DB),
-            "WIND_TARGET_DB_URL": self.postgres.url(TARGET_DB),
+            # The ETL writes as the least-privilege writer role, not as the superuser.
+            "WIND_TARGET_DB_URL": self.postgres.url(TARGET_DB, user=WRITER_ROLE),
             "WIND_API_URL": self.api_url,
         }
 
@@ -473,6 +476,7 @@ class LocalStack:
         for name in (SOURCE_DB, TARGET_DB):
             pg.ensure_database(name)
         apply_reader_role(pg.url(SOURCE_DB))
+        ensure_target_writer(pg.url(TARGET_DB))
         self.write_env_file()
         self.start_api()
         self._write_state()

@@ -77,6 +77,25 @@ def test_make_run_flow_twice_gives_the_same_rows(stack_root):
     assert scalar(target, "SELECT count(*) FROM data") == 11_520
 
 
+def test_the_etl_writes_as_the_least_privilege_writer(stack_root):
+    import sqlalchemy as sa
+
+    root, _ = stack_root
+    settings = _dotenv(root)
+    writer = sa.make_url(settings["WIND_TARGET_DB_URL"])
+    assert writer.username == "wind_writer"
+    source_as_writer = writer.set(database=sa.make_url(settings["WIND_SOURCE_DB_URL"]).database)
+    engine = sa.create_engine(source_as_writer, poolclass=sa.pool.NullPool)
+    try:
+        for statement in ("DROP TABLE data", "DELETE FROM data", "CREATE DATABASE evil"):
+            with pytest.raises(sa.exc.DBAPIError, match="must be owner|permission denied"):
+                with engine.connect() as conn:
+                    conn.execution_options(isolation_level="AUTOCOMMIT").execute(sa.text(statement))
+    finally:
+        engine.dispose()
+    assert scalar(settings["WIND_SOURCE_DB_URL"], "SELECT count(*) FROM data") == 14_400
+
+
 def test_design_card_command_works_as_written(stack_root):
     root, env = stack_root
     target = _dotenv(root)["WIND_TARGET_DB_URL"]

@@ -289,3 +289,20 @@ def test_cors_is_off(api_url: str):
     simple = httpx.get(f"{api_url}/health", headers=origin)
     for response in (preflight, simple):
         assert not any(h.startswith("access-control-") for h in response.headers), response.headers
+
+
+def test_cors_allows_only_the_configured_origins_and_only_get(source_url: str, start_api):
+    from api_service.settings import ApiSettings
+
+    api = start_api(source_url, WIND_API_CORS_ORIGINS="https://dashboard.example")
+    assert ApiSettings(WIND_API_CORS_ORIGINS="a, b").cors_origin_list == ["a", "b"]
+    allowed = httpx.get(f"{api.url}/health", headers={"Origin": "https://dashboard.example"})
+    assert allowed.headers["access-control-allow-origin"] == "https://dashboard.example"
+    assert "access-control-allow-credentials" not in allowed.headers
+    other = httpx.get(f"{api.url}/health", headers={"Origin": "https://evil.example"})
+    assert "access-control-allow-origin" not in other.headers
+    preflight = httpx.options(
+        f"{api.url}/data",
+        headers={"Origin": "https://dashboard.example", "Access-Control-Request-Method": "DELETE"},
+    )
+    assert preflight.status_code == 400
