@@ -80,6 +80,12 @@ def build_wind_10min_aggregates(
         """
         window = context.partition_time_window
         days = days_between(window.start, window.end)
+        if not days:
+            raise dg.Failure(
+                description=f"the run's partition window {window.start:%Y-%m-%d} .. "
+                f"{window.end:%Y-%m-%d} holds no day (a reversed --partition-range?)",
+                allow_retries=False,
+            )
         engine = target_db.engine
         where = engine.url.render_as_string(hide_password=True)
         try:
