@@ -18,6 +18,7 @@ downstream of it in the same run):
   Source day is aggregated by design, and the WARN makes it visible.
 """
 
+import io
 import warnings
 from collections.abc import Iterator, Sequence
 from datetime import date, timedelta
@@ -25,7 +26,7 @@ from datetime import date, timedelta
 import dagster as dg
 import numpy as np
 import pandas as pd
-from sqlalchemy import Double, Engine, cast, select
+from sqlalchemy import Double, Engine, cast, func, select
 
 from wind_pipeline.assets.aggregates import wind_10min_aggregates
 from wind_pipeline.checks.outcome import ERROR, WARN, Outcome, report
@@ -125,13 +126,14 @@ def _number(value: float) -> str:
 def read_target_days(engine: Engine, days: Sequence[date]) -> dict[date, pd.DataFrame]:
     """The eight signals' rows for each day: signal, timestamp, value, is_nan.
 
-    `is_nan` tells a stored NaN from a NULL, which pandas would both show as NaN.
+    `is_nan` tells a stored NaN from a NULL, which pandas would both show as NaN. Read with
+    COPY ... TO STDOUT and pandas' C parser: a year of rows in a fraction of a second.
     """
     start, end = day_start(min(days)), day_start(max(days) + timedelta(days=1))
     statement = (
         select(
             Signal.name.label("signal"),
-            Data.timestamp,
+            func.extract("epoch", Data.timestamp).label("epoch"),
             Data.value,
             (Data.value == cast("NaN", Double)).label("is_nan"),
         )
@@ -139,12 +141,24 @@ def read_target_days(engine: Engine, days: Sequence[date]) -> dict[date, pd.Data
         .where(Signal.name.in_(SIGNAL_NAMES), Data.timestamp >= start, Data.timestamp < end)
         .order_by(Data.timestamp, Signal.name)
     )
+    buffer = io.BytesIO()
     with engine.connect() as conn:
-        rows = conn.execute(statement).all()
-    frame = pd.DataFrame(rows, columns=["signal", "timestamp", "value", "is_nan"])
-    frame["timestamp"] = pd.to_datetime(frame["timestamp"], utc=True).dt.as_unit("ns")
-    frame["value"] = frame["value"].astype("float64")
-    frame["is_nan"] = frame["is_nan"].fillna(False).astype(bool)
+        compiled = statement.compile(
+            dialect=conn.dialect, compile_kwargs={"render_postcompile": True}
+        )
+        cursor = conn.connection.dbapi_connection.cursor()
+        # The driver binds the parameters (mogrify), as it does for any query.
+        query = cursor.mogrify(str(compiled), compiled.params).decode()
+        cursor.copy_expert(f"COPY ({query}) TO STDOUT WITH (FORMAT csv)", buffer)
+    buffer.seek(0)
+    frame = pd.read_csv(
+        buffer,
+        names=["signal", "epoch", "value", "is_nan"],
+        dtype={"signal": "object", "epoch": "float64", "value": "float64", "is_nan": "object"},
+    )
+    timestamps = pd.to_datetime(frame.pop("epoch"), unit="s", utc=True).dt.as_unit("ns")
+    frame.insert(1, "timestamp", timestamps)
+    frame["is_nan"] = frame["is_nan"].eq("t")
     labels = frame["timestamp"].dt.floor("D").dt.date
     groups = {day: part.reset_index(drop=True) for day, part in frame.groupby(labels)}
     return {day: groups.get(day, frame.iloc[0:0]) for day in days}
@@ -155,6 +169,17 @@ def expected_rows(source: pd.DataFrame) -> pd.DataFrame:
     expected = aggregate_10min(source)
     expected["timestamp"] = pd.to_datetime(expected["timestamp"], utc=True).dt.as_unit("ns")
     return expected
+
+
+def expected_days(sources: dict[date, pd.DataFrame]) -> dict[date, pd.DataFrame]:
+    """`expected_rows` for many days at once (one vectorised pass), split by day."""
+    frames = [frame for frame in sources.values() if not frame.empty]
+    if not frames:
+        return {day: expected_rows(frame) for day, frame in sources.items()}
+    expected = expected_rows(pd.concat(frames, ignore_index=True))
+    labels = expected["timestamp"].dt.floor("D").dt.date
+    groups = {day: part.reset_index(drop=True) for day, part in expected.groupby(labels)}
+    return {day: groups.get(day, expected.iloc[0:0]) for day in sources}
 
 
 def _merge(expected: pd.DataFrame, actual: pd.DataFrame) -> pd.DataFrame:
@@ -352,10 +377,11 @@ def wind_10min_aggregates_checks(
     selected = context.selected_asset_check_keys
     sources = fetch_days(conektor.session, days)
     targets = read_target_days(target_db.engine, days)
+    expected_by_day = expected_days(sources)
 
     def outcomes() -> Iterator[tuple[dg.AssetCheckKey, str, Outcome]]:
         for day in days:
-            expected, actual = expected_rows(sources[day]), targets[day]
+            expected, actual = expected_by_day[day], targets[day]
             for name in SPECS:
                 if SPECS[name].key not in selected:
                     continue
