@@ -9,7 +9,7 @@ from fastapi import Depends, Request
 from sqlalchemy import Connection, Engine, create_engine
 
 
-def make_engine(url: str, pool_size: int = 8, statement_timeout_ms: int = 30_000) -> Engine:
+def make_engine(url: str, pool_size: int = 20, statement_timeout_ms: int = 30_000) -> Engine:
     """An engine whose sessions are read-only and format times and floats the same way always.
 
     The session settings are part of the API's output: `/data` bodies are written by
