@@ -388,6 +388,26 @@ def render(results: dict) -> str:
             "(`dagster-k8s`), bounded by what the two PostgreSQL servers can absorb.",
             "",
         ]
+    year = back.get("365_days")
+    if year and year["median"] > 15:
+        lines += [
+            "## Target missed: 365 days in 15 s",
+            "",
+            f"The 365-day single-run backfill took {year['median']:.1f} s. Dagster's own floor for "
+            f"the same run, a no-op asset recording the same 365 materializations and 4 × 365 "
+            f"check verdicts with the same executor and instance, took {year['dagster_floor']:.1f} s "
+            "in this run: above the target before any work is done. Each partition's own "
+            "materialization and its four check verdicts (issue 4: complete, consistent, "
+            "matches_source, source_coverage, one verdict per day) are events Dagster writes one "
+            "by one to its event log (SQLite here; PostgreSQL storage measured about the same). "
+            "Without the check verdicts the floor is about a third of that. Meeting 15 s needs a "
+            "decision between the two issues: fewer per-day verdicts (e.g. one verdict per check "
+            "per run), or a target stated against Dagster's floor. Our own share "
+            f"({year['median'] - year['dagster_floor']:.1f} s: the ETL core "
+            f"{etl['etl_core']['median'] * 365:.1f} s, then the checks' recomputation of each day "
+            "and each partition's chart and preview) is what the profile shows.",
+            "",
+        ]
     lines += [
         "## What changed to meet the targets",
         "",
@@ -399,6 +419,9 @@ def render(results: dict) -> str:
         "Target load: pandas' `to_csv` with a date format took ~7 s for a year of Source rows.",
         "- **CSV from the API** (`format=csv`, built by PostgreSQL): see `API_RESULTS.md`.",
         "- **One HTTP client per run** and one request per day; all days of a run aggregated at once.",
+        "- **Checks read the Target with COPY and aggregate all days' expected rows in one pass** "
+        "(they had issued per-day pandas work and a row-by-row fetch): 365 days went from 44.7 s "
+        "to 40.6 s on a quiet machine.",
         "",
     ]
     return "\n".join(lines)
