@@ -112,6 +112,71 @@ def test_design_card_command_works_as_written(stack_root):
     assert scalar(target, "SELECT count(*) FROM data") == 11_520
 
 
+def test_dagster_dev_serves_the_definitions_and_runs_a_partition(stack_root):
+    """`make dev`'s `dagster dev` (from the repo root: pyproject's [tool.dagster]) on the stack:
+    the UI lists the assets, jobs and schedule, and a partition launched through it succeeds."""
+    from wind_pipeline.local_stack import free_port
+    from wind_pipeline_tests.helpers import REPO_ROOT
+
+    root, env = stack_root
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    settings = _dotenv(root)
+    target = settings["WIND_TARGET_DB_URL"]
+    execute(
+        target, "DELETE FROM data WHERE timestamp >= '2024-01-06Z' AND timestamp < '2024-01-07Z'"
+    )
+    dev_env = {**env, **settings, "DAGSTER_HOME": env["DAGSTER_HOME"]}
+    log = open(root / "dagster_dev.log", "wb")  # noqa: SIM115 - closed in finally
+    dev = subprocess.Popen(
+        [str(BIN / "dagster"), "dev", "-h", "127.0.0.1", "-p", str(port)],
+        cwd=REPO_ROOT,
+        env=dev_env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        helper = REPO_ROOT / "docker" / "smoke" / "materialize_partition.py"
+        launched = _run(
+            [
+                sys.executable,
+                str(helper),
+                "--url",
+                url,
+                "--partition",
+                "2024-01-06",
+                "--timeout",
+                "240",
+            ],
+            env,
+            root,
+            timeout=300,
+        )
+        assert launched.returncode == 0, (
+            launched.stderr + (root / "dagster_dev.log").read_text()[-3000:]
+        )
+        query = (
+            "{ assetNodes { assetKey { path } } repositoriesOrError { ... on RepositoryConnection "
+            "{ nodes { jobs { name } schedules { name } sensors { name } } } } }"
+        )
+        data = httpx.post(f"{url}/graphql", json={"query": query}, timeout=30).json()["data"]
+        assets = {"/".join(node["assetKey"]["path"]) for node in data["assetNodes"]}
+        assert assets == {"source_seed", "target_schema", "wind_10min_aggregates"}
+        (repo,) = data["repositoriesOrError"]["nodes"]
+        assert {"wind_etl_job", "bootstrap_job"} <= {job["name"] for job in repo["jobs"]}
+        assert [s["name"] for s in repo["schedules"]] == ["wind_etl_daily_schedule"]
+        assert scalar(target, "SELECT count(*) FROM data") == 11_520
+    finally:
+        os.killpg(dev.pid, signal.SIGINT)
+        try:
+            dev.wait(30)
+        except subprocess.TimeoutExpired:
+            os.killpg(dev.pid, signal.SIGKILL)
+            dev.wait(10)
+        log.close()
+
+
 def test_down_then_up_keeps_data_and_recovers_from_a_crash(stack_root):
     root, env = stack_root
     source = _dotenv(root)["WIND_SOURCE_DB_URL"]
