@@ -24,8 +24,9 @@ import uvicorn
 from api_service.main import create_app
 from api_service.settings import ApiSettings
 from wind_pipeline.local_stack import EmbeddedPostgres, apply_reader_role, free_port
-from wind_pipeline.source_data import generate_turbine_data, seed_source
+from wind_pipeline.source_data import generate_turbine_data
 from wind_pipeline.target_models import create_target_schema
+from wind_pipeline_tests.helpers import seed
 
 warnings.filterwarnings("ignore", category=dg.BetaWarning)
 
@@ -98,9 +99,7 @@ def new_database(pg_admin_url: str) -> Iterator[Callable[[str], str]]:
 def source_url(new_database: Callable[[str], str]) -> str:
     """The default seeded Source: 2024-01-01 .. 2024-01-10, 14,400 rows. Tests must not change it."""
     url = new_database("source")
-    engine = sa.create_engine(url)
-    seed_source(engine, generate_turbine_data())
-    engine.dispose()
+    seed(url, generate_turbine_data())
     return url
 
 

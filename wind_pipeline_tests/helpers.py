@@ -26,6 +26,17 @@ def scalar(url: str, sql: str, **params: object) -> object:
     return value
 
 
+def seed(url: str, frame) -> int:
+    """Make the Source table at `url` hold exactly `frame` (the production seeder)."""
+    from wind_pipeline.source_data import seed_source
+
+    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+    try:
+        return seed_source(engine, frame)
+    finally:
+        engine.dispose()
+
+
 def execute(url: str, sql: str, **params: object) -> int:
     """Run one statement in its own transaction; return the affected row count."""
     engine = sa.create_engine(url, poolclass=sa.pool.NullPool)

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from wind_pipeline.assets.aggregates import wind_10min_aggregates
 from wind_pipeline.etl.transform import aggregate_10min
 from wind_pipeline.resources import ConektorClient, TargetDatabase
-from wind_pipeline.source_data import seed_source
+from wind_pipeline_tests.helpers import seed
 
 DAY = datetime(2024, 1, 5, tzinfo=UTC)
 NULL = None
@@ -48,9 +48,7 @@ def _hand_made_rows() -> pd.DataFrame:
 @pytest.fixture(scope="module")
 def hand_made_source(new_database: Callable[[str], str]) -> str:
     url = new_database("handmade")
-    engine = sa.create_engine(url)
-    seed_source(engine, _hand_made_rows())
-    engine.dispose()
+    seed(url, _hand_made_rows())
     return url
 
 

@@ -13,8 +13,9 @@ import pytest
 import sqlalchemy as sa
 
 from wind_pipeline.local_stack import READER_ROLE
-from wind_pipeline.source_data import generate_turbine_data, seed_source
+from wind_pipeline.source_data import generate_turbine_data
 from wind_pipeline_tests.conftest import ApiServer, reader_url
+from wind_pipeline_tests.helpers import seed
 
 DAY = {"start": "2024-01-01", "end": "2024-01-02", "format": "csv"}
 
@@ -22,9 +23,7 @@ DAY = {"start": "2024-01-01", "end": "2024-01-02", "format": "csv"}
 @pytest.fixture(scope="module")
 def one_day_source(new_database: Callable[[str], str]) -> str:
     url = new_database("faults")
-    engine = sa.create_engine(url)
-    seed_source(engine, generate_turbine_data(days=1))
-    engine.dispose()
+    seed(url, generate_turbine_data(days=1))
     return url
 
 

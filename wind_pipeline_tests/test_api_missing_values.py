@@ -8,12 +8,11 @@ from datetime import UTC, datetime
 
 import httpx
 import pytest
-import sqlalchemy as sa
 
 from wind_pipeline.etl.extract import ConektorSession
-from wind_pipeline.source_data import generate_turbine_data, seed_source
+from wind_pipeline.source_data import generate_turbine_data
 from wind_pipeline_tests.conftest import ApiServer, reader_url
-from wind_pipeline_tests.helpers import execute
+from wind_pipeline_tests.helpers import execute, seed
 
 WINDOW = {"start": "2024-01-01T00:00:00Z", "end": "2024-01-01T00:06:00Z"}
 
@@ -22,9 +21,7 @@ WINDOW = {"start": "2024-01-01T00:00:00Z", "end": "2024-01-01T00:06:00Z"}
 def api_with_holes(new_database: Callable[[str], str], start_api: Callable[..., ApiServer]) -> str:
     """Minute 00:01 has no power, 00:03 has no wind speed, 00:04 is missing altogether."""
     url = new_database("holes")
-    engine = sa.create_engine(url)
-    seed_source(engine, generate_turbine_data(days=1))
-    engine.dispose()
+    seed(url, generate_turbine_data(days=1))
     execute(url, "UPDATE data SET power = NULL WHERE timestamp = '2024-01-01T00:01Z'")
     execute(url, "UPDATE data SET wind_speed = NULL WHERE timestamp = '2024-01-01T00:03Z'")
     execute(url, "DELETE FROM data WHERE timestamp = '2024-01-01T00:04Z'")

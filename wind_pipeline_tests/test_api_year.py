@@ -9,11 +9,11 @@ import httpx
 import numpy as np
 import pandas as pd
 import pytest
-import sqlalchemy as sa
 
 from wind_pipeline.etl.extract import ConektorSession
-from wind_pipeline.source_data import generate_turbine_data, seed_source
+from wind_pipeline.source_data import generate_turbine_data
 from wind_pipeline_tests.conftest import ApiServer, reader_url
+from wind_pipeline_tests.helpers import seed
 
 YEAR_START = datetime(2024, 1, 1, tzinfo=UTC)
 YEAR_ROWS = 365 * 1440
@@ -22,9 +22,7 @@ YEAR_ROWS = 365 * 1440
 @pytest.fixture(scope="module")
 def year_api(new_database: Callable[[str], str], start_api: Callable[..., ApiServer]) -> str:
     url = new_database("year")
-    engine = sa.create_engine(url)
-    seed_source(engine, generate_turbine_data(days=365))
-    engine.dispose()
+    seed(url, generate_turbine_data(days=365))
     return start_api(reader_url(url)).url
 
 

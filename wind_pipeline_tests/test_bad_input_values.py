@@ -24,9 +24,9 @@ from wind_pipeline.etl.transform import (
     aggregate_10min_with_quality,
     clean_values,
 )
-from wind_pipeline.source_data import generate_turbine_data, seed_source
+from wind_pipeline.source_data import generate_turbine_data
 from wind_pipeline_tests.faultkit import materialize
-from wind_pipeline_tests.helpers import execute, scalar
+from wind_pipeline_tests.helpers import execute, scalar, seed
 
 DAY = datetime(2024, 1, 5, tzinfo=UTC)
 WIND = PLAUSIBLE_RANGES["wind_speed"]
@@ -70,9 +70,7 @@ HAVING count({v}) > 0
 @pytest.fixture(scope="module")
 def bad_source(new_database: Callable[[str], str]) -> str:
     url = new_database("badvalues")
-    engine = sa.create_engine(url)
-    seed_source(engine, generate_turbine_data(start=DAY, days=1))
-    engine.dispose()
+    seed(url, generate_turbine_data(start=DAY, days=1))
     for minute, (column, value) in PLANTED.items():
         execute(
             url,

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import ProgrammingError
 
 from wind_pipeline.local_stack import free_port, pg_bin_dir
-from wind_pipeline.source_data import generate_turbine_data, seed_source
+from wind_pipeline.source_data import generate_turbine_data
 from wind_pipeline_tests.deployment_support import (
     NativeProcess,
     compose_config,
@@ -21,7 +21,7 @@ from wind_pipeline_tests.deployment_support import (
     run_command,
     service_environment,
 )
-from wind_pipeline_tests.helpers import REPO_ROOT
+from wind_pipeline_tests.helpers import REPO_ROOT, seed
 
 INIT_SCRIPT = REPO_ROOT / "docker" / "source-db" / "10-conektor-reader.sh"
 READER_ROLE_SQL = REPO_ROOT / "api_service" / "sql" / "reader_role.sql"
@@ -59,9 +59,7 @@ def source_with_reader(new_database: Callable[[str], str]) -> dict[str, str]:
     owner_url = new_database("compose_source")
     result = _run_init_script(owner_url, CONEKTOR_READER_PASSWORD=READER_PASSWORD)
     assert result.returncode == 0, result.stderr
-    engine = sa.create_engine(owner_url, poolclass=sa.pool.NullPool)
-    seed_source(engine, generate_turbine_data())
-    engine.dispose()
+    seed(owner_url, generate_turbine_data())
     reader_url = (
         sa.make_url(owner_url)
         .set(username="conektor_reader", password=READER_PASSWORD)

@@ -26,9 +26,9 @@ import pytest
 import sqlalchemy as sa
 
 from wind_pipeline.local_stack import LocalStack, free_port
-from wind_pipeline.source_data import generate_turbine_data, seed_source
+from wind_pipeline.source_data import generate_turbine_data
 from wind_pipeline_tests.faultkit import wait_until
-from wind_pipeline_tests.helpers import scalar
+from wind_pipeline_tests.helpers import scalar, seed
 
 BIN = Path(sys.executable).parent
 CHECKSUM = (
@@ -82,9 +82,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     result = handle.wind_stack("up")
     assert result.returncode == 0, result.stderr
     source = handle.settings()["WIND_SOURCE_DB_URL"]
-    engine = sa.create_engine(source)
-    seed_source(engine, generate_turbine_data(days=1))
-    engine.dispose()
+    seed(source, generate_turbine_data(days=1))
     handle.checksum = scalar(source, CHECKSUM)
     assert handle.checksum.startswith("1440:")
     try:
