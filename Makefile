@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml requirements.lock Makefile
 	set -o pipefail; $(BIN)/python -m pip install --quiet --disable-pip-version-check -c requirements.lock -e '.[dev]' 2>&1 | { grep -v 'is ignored: it is neither a file nor a directory' || true; }
 	@# Activating the venv makes the design card's `dagster asset materialize ...` work as written.
 	@grep -q 'wind_pipeline project settings' $(BIN)/activate || printf '\n# wind_pipeline project settings\nexport DAGSTER_MODULE_NAME=wind_pipeline.definitions\nexport DAGSTER_HOME="%s"\n' "$(DAGSTER_HOME)" >> $(BIN)/activate
-	@mkdir -p $(DAGSTER_HOME) && touch $(DAGSTER_HOME)/dagster.yaml
+	@mkdir -p $(DAGSTER_HOME)
 	@touch $(STAMP)
 
 install: $(STAMP)

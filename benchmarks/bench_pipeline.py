@@ -59,12 +59,17 @@ NOOP_CODE_LOCATION = textwrap.dedent(
     `noop_checked`: a single-run backfill that records what wind_10min_aggregates records per
     partition (one materialization with metadata, one verdict of each of its four checks),
     with the same executor, and does no work: the floor of a backfill.
+    Both run on the same Dagster instance as wind_pipeline (the stack's dagster.yaml) and with
+    the same event batching.
     """
     import warnings
 
     import dagster as dg
 
+    from wind_pipeline.dagster_storage import enable_event_batching
+
     warnings.filterwarnings("ignore")
+    enable_event_batching()
     PARTS = dg.DailyPartitionsDefinition(start_date="2024-01-01", timezone="UTC")
     CHECKS = ["complete", "consistent", "matches_source", "source_coverage"]
 
@@ -137,7 +142,8 @@ class Bench:
         self.smoke = smoke
         self.repeat = 1 if smoke else 5
         self.warmup = 0 if smoke else 1
-        self.stack = LocalStack(root / ".stack", root / ".env")
+        # The stack writes dagster_home/dagster.yaml: the instance `make run` and `make dev` use.
+        self.stack = LocalStack(root / ".stack", root / ".env", root / "dagster_home")
         self.results: dict[str, object] = {"smoke": smoke}
 
     # -- set-up --------------------------------------------------------------------------
@@ -160,9 +166,7 @@ class Bench:
         self.stack.down()
 
     def _env(self) -> dict[str, str]:
-        home = self.root / "dagster_home"
-        home.mkdir(exist_ok=True)
-        (home / "dagster.yaml").touch()
+        home = self.stack.dagster_home
         env = {k: v for k, v in os.environ.items() if not k.startswith(("WIND_", "DAGSTER_"))}
         env.update(self.stack.settings())
         env["DAGSTER_HOME"] = str(home)

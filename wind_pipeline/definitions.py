@@ -6,10 +6,15 @@ from wind_pipeline.assets.aggregates import wind_10min_aggregates
 from wind_pipeline.assets.source import source_seed
 from wind_pipeline.assets.target import target_schema
 from wind_pipeline.checks import all_asset_checks
+from wind_pipeline.dagster_storage import enable_event_batching
 from wind_pipeline.jobs import bootstrap_job, wind_etl_job
 from wind_pipeline.resources import ConektorClient, SourceDatabase, TargetDatabase
 from wind_pipeline.schedules import wind_etl_daily_schedule
 from wind_pipeline.sensors import wind_late_data_sensor
+
+# Wherever this code location runs a step (the CLI, `make run`, a run worker launched by the
+# daemon, a run container), a backfill's per-partition materializations are stored in batches.
+enable_event_batching()
 
 defs = dg.Definitions(
     assets=[source_seed, target_schema, wind_10min_aggregates],

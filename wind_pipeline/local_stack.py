@@ -33,6 +33,9 @@ DEFAULT_PG_PORT = 54329
 DEFAULT_API_PORT = 8765
 SOURCE_DB = "wind_source"
 TARGET_DB = "wind_target"
+# Dagster's runs, event logs and schedules for `make run` / `make dev` (DAGSTER_HOME's instance).
+DAGSTER_DB = "dagster"
+DAGSTER_YAML_HEADER = "# Written by `wind-stack up` (make up)"
 # PostgreSQL refuses to run as root; when we are root the server runs as this system user.
 PG_SYSTEM_USER = "wind_postgres"
 # The Conektor API's read-only role, created by this script (shared with the compose deployment).
@@ -353,9 +356,10 @@ def wait_for_http(url: str, timeout: float = 30.0) -> bool:
 class LocalStack:
     """The embedded PostgreSQL server plus the Conektor API, managed from `stack_dir`."""
 
-    def __init__(self, stack_dir: Path, env_file: Path):
+    def __init__(self, stack_dir: Path, env_file: Path, dagster_home: Path | None = None):
         self.stack_dir = stack_dir
         self.env_file = env_file
+        self.dagster_home = dagster_home
         self.state_file = stack_dir / "stack.json"
         state = self._read_state()
         self.postgres = EmbeddedPostgres(
@@ -400,6 +404,42 @@ class LocalStack:
         header = "# Written by `wind-stack up` (make up): the local stack's settings.\n"
         body = "".join(f"{key}={value}\n" for key, value in self.settings().items())
         self.env_file.write_text(header + body)
+
+    def dagster_instance_yaml(self) -> str:
+        """dagster.yaml for DAGSTER_HOME: Dagster's storage in the stack's own PostgreSQL."""
+        url = self.postgres.url(DAGSTER_DB).replace("postgresql+psycopg2://", "postgresql://")
+        return (
+            f"{DAGSTER_YAML_HEADER}: Dagster's runs, event logs and schedules in the\n"
+            "# local stack's PostgreSQL, like the compose deployment. Rewritten on every `up`;\n"
+            "# delete this header to keep your own edits.\n"
+            "run_storage:\n"
+            "  module: dagster_postgres.run_storage\n"
+            "  class: PostgresRunStorage\n"
+            f"  config: {{postgres_url: '{url}'}}\n"
+            "# The same tables, over a kept-open connection (wind_pipeline/dagster_storage.py).\n"
+            "event_log_storage:\n"
+            "  module: wind_pipeline.dagster_storage\n"
+            "  class: PooledPostgresEventLogStorage\n"
+            f"  config: {{postgres_url: '{url}'}}\n"
+            "schedule_storage:\n"
+            "  module: dagster_postgres.schedule_storage\n"
+            "  class: PostgresScheduleStorage\n"
+            f"  config: {{postgres_url: '{url}'}}\n"
+            "telemetry:\n"
+            "  enabled: false\n"
+        )
+
+    def write_dagster_instance(self) -> bool:
+        """Write DAGSTER_HOME/dagster.yaml unless it is someone's own file; True if written."""
+        if self.dagster_home is None:
+            return False
+        path = self.dagster_home / "dagster.yaml"
+        current = path.read_text() if path.exists() else ""
+        if current.strip() and not current.startswith(DAGSTER_YAML_HEADER):
+            return False
+        self.dagster_home.mkdir(parents=True, exist_ok=True)
+        path.write_text(self.dagster_instance_yaml())
+        return True
 
     # -- API process ---------------------------------------------------------------------
     @property
@@ -473,7 +513,7 @@ class LocalStack:
                 pg.port = new_port
         pg.start()
         self._write_state()
-        for name in (SOURCE_DB, TARGET_DB):
+        for name in (SOURCE_DB, TARGET_DB, DAGSTER_DB):
             pg.ensure_database(name)
         apply_reader_role(pg.url(SOURCE_DB))
         ensure_target_writer(pg.url(TARGET_DB))
@@ -481,6 +521,7 @@ class LocalStack:
         self.start_api()
         self._write_state()
         self.write_env_file()
+        self.write_dagster_instance()
 
     def down(self) -> None:
         self.stop_api()
@@ -493,12 +534,16 @@ class LocalStack:
             "api": "running" if self.api_pid() is not None else "stopped",
             "api_url": self.api_url,
             "data_dir": str(self.postgres.data_dir),
+            "dagster_home": str(self.dagster_home) if self.dagster_home else "not set",
         }
 
 
 def default_stack() -> LocalStack:
     root = Path(os.environ.get("WIND_STACK_ROOT", REPO_ROOT))
-    return LocalStack(root / ".stack", root / ".env")
+    home = os.environ.get("DAGSTER_HOME")
+    return LocalStack(
+        root / ".stack", root / ".env", Path(home) if home else root / ".dagster_home"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -513,6 +558,12 @@ def main(argv: list[str] | None = None) -> int:
             stack.up()
             print(f"stack up: PostgreSQL on 127.0.0.1:{stack.postgres.port}, API {stack.api_url}")
             print(f"settings written to {stack.env_file}")
+            if stack.dagster_home is not None:
+                yaml_file = stack.dagster_home / "dagster.yaml"
+                if yaml_file.read_text().startswith(DAGSTER_YAML_HEADER):
+                    print(f"Dagster instance: {yaml_file} (storage in database {DAGSTER_DB!r})")
+                else:
+                    print(f"Dagster instance: {yaml_file} is your own; left as it is")
         elif args.command == "down":
             stack.down()
             print("stack down (data kept in .stack/)")

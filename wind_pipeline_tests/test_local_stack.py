@@ -8,6 +8,7 @@ project's venv is active.
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -77,6 +78,43 @@ def test_make_run_flow_twice_gives_the_same_rows(stack_root):
     assert scalar(target, "SELECT count(*) FROM data") == 11_520
 
 
+def test_dagster_keeps_its_runs_in_the_stacks_postgres(stack_root):
+    """`up` writes DAGSTER_HOME's dagster.yaml: runs and events in the `dagster` database, the
+    event log over the pooled storage; `make run`'s runs are recorded there."""
+    import dagster as dg
+    from dagster_postgres import PostgresRunStorage
+
+    from wind_pipeline.dagster_storage import PooledPostgresEventLogStorage
+
+    root, env = stack_root
+    stack = LocalStack(root / ".stack", root / ".env")
+    yaml_text = (Path(env["DAGSTER_HOME"]) / "dagster.yaml").read_text()
+    assert f"127.0.0.1:{stack.postgres.port}/dagster" in yaml_text
+    instance = dg.DagsterInstance.from_config(env["DAGSTER_HOME"])
+    try:
+        assert isinstance(instance.event_log_storage, PooledPostgresEventLogStorage)
+        assert isinstance(instance.run_storage, PostgresRunStorage)
+        runs = instance.get_runs(dg.RunsFilter(job_name="wind_etl_job"))
+        assert runs and all(run.status == dg.DagsterRunStatus.SUCCESS for run in runs)
+        # One verdict per check per day of the 10-day runs, stored in PostgreSQL.
+        check = dg.AssetCheckKey(dg.AssetKey("wind_10min_aggregates"), "complete")
+        history = instance.event_log_storage.get_asset_check_execution_history(check, limit=100)
+        assert len({(r.run_id, r.partition) for r in history}) >= 10
+    finally:
+        instance.dispose()
+    assert scalar(stack.postgres.url("dagster"), "SELECT count(*) FROM runs") >= len(runs)
+
+
+def test_up_leaves_a_users_own_dagster_yaml_alone(tmp_path):
+    stack = LocalStack(tmp_path / ".stack", tmp_path / ".env", tmp_path / "home")
+    assert stack.write_dagster_instance()  # no file yet: written
+    assert stack.write_dagster_instance()  # ours: rewritten (the port may have moved)
+    own = "telemetry:\n  enabled: false\n"
+    (tmp_path / "home" / "dagster.yaml").write_text(own)
+    assert not stack.write_dagster_instance()
+    assert (tmp_path / "home" / "dagster.yaml").read_text() == own
+
+
 def test_the_etl_writes_as_the_least_privilege_writer(stack_root):
     import sqlalchemy as sa
 
@@ -127,10 +165,14 @@ def test_dagster_dev_serves_the_definitions_and_runs_a_partition(stack_root):
         target, "DELETE FROM data WHERE timestamp >= '2024-01-06Z' AND timestamp < '2024-01-07Z'"
     )
     dev_env = {**env, **settings, "DAGSTER_HOME": env["DAGSTER_HOME"]}
+    # `dagster dev` loads the .env of its working folder over the environment; in the repo root
+    # that is the developer's own stack. The stack root holds this stack's .env, and a copy of
+    # pyproject.toml gives it the repo root's [tool.dagster].
+    shutil.copy(REPO_ROOT / "pyproject.toml", root / "pyproject.toml")
     log = open(root / "dagster_dev.log", "wb")  # noqa: SIM115 - closed in finally
     dev = subprocess.Popen(
         [str(BIN / "dagster"), "dev", "-h", "127.0.0.1", "-p", str(port)],
-        cwd=REPO_ROOT,
+        cwd=root,
         env=dev_env,
         stdout=log,
         stderr=subprocess.STDOUT,

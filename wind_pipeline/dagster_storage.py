@@ -1,0 +1,95 @@
+"""Dagster's event log in PostgreSQL, over a small pool of kept-open connections.
+
+`dagster_postgres.PostgresEventLogStorage` opens a new connection for every event it stores
+(SQLAlchemy's `NullPool`), so a run process pays a PostgreSQL connection start-up per event.
+A single-run backfill of a year records 365 materializations and 4 x 365 check verdicts: on
+the 2-core benchmark machine that connection churn alone was about 14 s of a 24 s no-op run
+(benchmarks/RESULTS.md). This class is the same storage, tables and config with one change:
+each process keeps one connection open (plus a few overflow ones for threaded callers such as
+the daemon), checked before use so a restarted server costs a reconnect, not an error.
+
+Dagster itself does the same for its webserver (`optimize_for_webserver`), which still
+replaces this engine with its own there.
+
+In dagster.yaml:
+
+    event_log_storage:
+      module: wind_pipeline.dagster_storage
+      class: PooledPostgresEventLogStorage
+      config:
+        postgres_url: postgresql://...    # or postgres_db: {...}, as for dagster_postgres
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+from dagster._serdes import ConfigurableClassData
+from dagster_postgres.event_log import PostgresEventLogStorage
+from dagster_postgres.utils import (
+    create_pg_engine,
+    get_token_provider_from_config,
+    pg_url_from_config,
+)
+
+# Asset events of one step output (a backfill's per-partition materializations) are written to
+# the event log in batches of this many rows instead of one INSERT each. Dagster reads the
+# variable at write time; an operator's own value wins.
+EVENT_BATCH_SIZE_VARIABLE = "DAGSTER_EVENT_BATCH_SIZE"
+EVENT_BATCH_SIZE = "1000"
+
+POOL_SIZE = 1
+POOL_OVERFLOW = 4
+
+
+def enable_event_batching() -> None:
+    """Let Dagster store a step's materialization events in batches (unless already set)."""
+    os.environ.setdefault(EVENT_BATCH_SIZE_VARIABLE, EVENT_BATCH_SIZE)
+
+
+class PooledPostgresEventLogStorage(PostgresEventLogStorage):
+    """`PostgresEventLogStorage` with a pooled engine: one connection per process, kept open."""
+
+    def __init__(
+        self,
+        postgres_url: str,
+        should_autocreate_tables: bool = True,
+        inst_data: ConfigurableClassData | None = None,
+        token_provider: Any = None,
+    ) -> None:
+        super().__init__(
+            postgres_url,
+            should_autocreate_tables=should_autocreate_tables,
+            inst_data=inst_data,
+            token_provider=token_provider,
+        )
+        unpooled = self._engine
+        self._engine = create_pg_engine(
+            self.postgres_url,
+            token_provider,
+            isolation_level="AUTOCOMMIT",
+            pool_size=POOL_SIZE,
+            max_overflow=POOL_OVERFLOW,
+            pool_pre_ping=True,
+            # Below the usual idle timeouts of proxies and managed servers.
+            pool_recycle=600,
+        )
+        unpooled.dispose()
+
+    @classmethod
+    def from_config_value(
+        cls, inst_data: ConfigurableClassData | None, config_value: Mapping[str, Any]
+    ) -> PooledPostgresEventLogStorage:
+        return cls(
+            inst_data=inst_data,
+            postgres_url=pg_url_from_config(config_value),
+            should_autocreate_tables=config_value.get("should_autocreate_tables", True),
+            token_provider=get_token_provider_from_config(config_value),
+        )
+
+    def dispose(self) -> None:
+        super().dispose()
+        # Close the kept-open connections with the instance, not at interpreter exit.
+        self._engine.dispose()
