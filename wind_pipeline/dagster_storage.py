@@ -6,7 +6,9 @@ A single-run backfill of a year records 365 materializations and 4 x 365 check v
 the 2-core benchmark machine that connection churn alone was about 14 s of a 24 s no-op run
 (benchmarks/RESULTS.md). This class is the same storage, tables and config with one change:
 each process keeps one connection open (plus a few overflow ones for threaded callers such as
-the daemon), checked before use so a restarted server costs a reconnect, not an error.
+the daemon). A connection that sat idle is checked before use, so a restarted server costs a
+reconnect, not an error; one in steady use (events a few milliseconds apart) is not, since a
+check per event would cost a round trip per event again.
 
 Dagster itself does the same for its webserver (`optimize_for_webserver`), which still
 replaces this engine with its own there.
@@ -23,9 +25,11 @@ In dagster.yaml:
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Mapping
 from typing import Any
 
+import sqlalchemy as sa
 from dagster._serdes import ConfigurableClassData
 from dagster_postgres.event_log import PostgresEventLogStorage
 from dagster_postgres.utils import (
@@ -42,11 +46,30 @@ EVENT_BATCH_SIZE = "1000"
 
 POOL_SIZE = 1
 POOL_OVERFLOW = 4
+# A kept-open connection idle longer than this is pinged before use.
+PING_AFTER_IDLE_SECONDS = 5.0
+_IDLE_SINCE = "wind_idle_since"
 
 
 def enable_event_batching() -> None:
     """Let Dagster store a step's materialization events in batches (unless already set)."""
     os.environ.setdefault(EVENT_BATCH_SIZE_VARIABLE, EVENT_BATCH_SIZE)
+
+
+def _mark_idle(dbapi_connection: Any, record: Any) -> None:
+    record.info[_IDLE_SINCE] = time.monotonic()
+
+
+def _ping_if_idle(dbapi_connection: Any, record: Any, proxy: Any) -> None:
+    idle_since = record.info.get(_IDLE_SINCE)
+    if idle_since is None or time.monotonic() - idle_since < PING_AFTER_IDLE_SECONDS:
+        return
+    try:
+        with dbapi_connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+    except Exception as exc:
+        # The pool drops this connection and checks out a new one.
+        raise sa.exc.DisconnectionError(str(exc)) from exc
 
 
 class PooledPostgresEventLogStorage(PostgresEventLogStorage):
@@ -72,10 +95,11 @@ class PooledPostgresEventLogStorage(PostgresEventLogStorage):
             isolation_level="AUTOCOMMIT",
             pool_size=POOL_SIZE,
             max_overflow=POOL_OVERFLOW,
-            pool_pre_ping=True,
             # Below the usual idle timeouts of proxies and managed servers.
             pool_recycle=600,
         )
+        sa.event.listen(self._engine, "checkin", _mark_idle)
+        sa.event.listen(self._engine, "checkout", _ping_if_idle)
         unpooled.dispose()
 
     @classmethod
