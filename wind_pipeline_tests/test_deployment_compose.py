@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import subprocess
+import sys
 
 import pytest
 import sqlalchemy as sa
@@ -258,3 +259,33 @@ def test_images_are_pinned_and_run_as_a_non_root_user(services):
 def test_dockerignore_keeps_secrets_and_local_state_out_of_the_build():
     ignored = set((REPO_ROOT / ".dockerignore").read_text().split())
     assert {".env", ".git", ".venv", ".stack", ".dagster_home"} <= ignored
+
+
+def test_the_dagster_image_carries_the_event_log_storage_its_dagster_yaml_names(tmp_path):
+    """The webserver/daemon image has no project install: it copies the one module that
+    dagster.yaml's event log storage needs. That module, alone beside an empty package,
+    imports with nothing but Dagster's packages (as in the image)."""
+    stage = re.split(r"^FROM ", DOCKERFILE.read_text(), flags=re.MULTILINE)
+    (dagster_stage,) = [s for s in stage if s.split("\n", 1)[0].endswith("AS dagster")]
+    assert "wind_pipeline/dagster_storage.py" in dagster_stage
+    assert "ENV PYTHONPATH=/opt/dagster/app" in dagster_stage
+    config = yaml.safe_load((REPO_ROOT / "dagster.yaml").read_text())
+    module = config["event_log_storage"]["module"]
+    assert module == "wind_pipeline.dagster_storage"
+
+    package = tmp_path / "wind_pipeline"
+    package.mkdir()
+    for name in ("__init__.py", "dagster_storage.py"):
+        (package / name).write_text((REPO_ROOT / "wind_pipeline" / name).read_text())
+    probe = (
+        "import sys, wind_pipeline.dagster_storage as m; "
+        f"assert m.__file__.startswith({str(tmp_path)!r}), m.__file__; "
+        "own = sorted(n for n in sys.modules if n.startswith('wind_pipeline')); "
+        "assert own == ['wind_pipeline', 'wind_pipeline.dagster_storage'], own; "
+        f"print(m.{config['event_log_storage']['class']}.__name__)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], cwd=tmp_path, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip() == "PooledPostgresEventLogStorage"

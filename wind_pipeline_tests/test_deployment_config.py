@@ -15,8 +15,9 @@ from dagster._core.instance.config import dagster_instance_config
 from dagster._core.storage.config import pg_config
 from dagster._serdes.config_class import ConfigurableClassData
 from dagster_docker import DockerRunLauncher
-from dagster_postgres import PostgresEventLogStorage, PostgresRunStorage, PostgresScheduleStorage
+from dagster_postgres import PostgresRunStorage, PostgresScheduleStorage
 
+from wind_pipeline.dagster_storage import PooledPostgresEventLogStorage
 from wind_pipeline_tests.deployment_support import (
     DAGSTER_YAML,
     WORKSPACE_YAML,
@@ -24,6 +25,7 @@ from wind_pipeline_tests.deployment_support import (
     storage_values,
 )
 
+STORAGE_SECTIONS = ["run_storage", "event_log_storage", "schedule_storage"]
 ENV_NAMES = [
     "DAGSTER_PG_HOST",
     "DAGSTER_PG_PORT",
@@ -67,19 +69,21 @@ def test_dagster_yaml_passes_dagster_instance_config_validation(env_for_file, tm
     config, custom_class = dagster_instance_config(str(home))
     assert custom_class is None
 
-    # Storage: Postgres, every connection setting from the environment (the schema that
-    # DagsterPostgresStorage applies when the instance builds it).
-    storage = process_config(resolve_to_config_type(pg_config()), config["storage"]["postgres"])
-    assert storage.success, storage.errors
-    assert storage.value["postgres_db"] == {
-        "hostname": "dagster-db",
-        "port": 5432,
-        "username": "dagster",
-        "password": "a-password",
-        "db_name": "dagster",
-        "params": {},
-        "scheme": "postgresql",
-    }
+    # Storage: Postgres for runs, events and schedules, every connection setting from the
+    # environment (the schema each storage class applies when the instance builds it).
+    for section in STORAGE_SECTIONS:
+        storage = process_config(resolve_to_config_type(pg_config()), config[section]["config"])
+        assert storage.success, storage.errors
+        assert storage.value["postgres_db"] == {
+            "hostname": "dagster-db",
+            "port": 5432,
+            "username": "dagster",
+            "password": "a-password",
+            "db_name": "dagster",
+            "params": {},
+            "scheme": "postgresql",
+        }
+    assert config["event_log_storage"]["class"] == "PooledPostgresEventLogStorage"
 
     # Each pluggable class validates its own config (the env vars resolved) when built.
     coordinator = _rehydrate(config["run_coordinator"])
@@ -141,7 +145,9 @@ def test_instance_validation_rejects_a_broken_file(env_for_file, tmp_path, break
 def test_pluggable_class_validation_needs_the_env_vars_and_valid_config(env_for_file, monkeypatch):
     config = yaml.safe_load(DAGSTER_YAML.read_text())
     monkeypatch.delenv("DAGSTER_PG_PASSWORD")
-    storage = process_config(resolve_to_config_type(pg_config()), config["storage"]["postgres"])
+    storage = process_config(
+        resolve_to_config_type(pg_config()), config["event_log_storage"]["config"]
+    )
     assert not storage.success
     assert "DAGSTER_PG_PASSWORD" in str(storage.errors)
 
@@ -174,7 +180,7 @@ def test_a_real_instance_runs_on_postgres_from_dagster_yaml(
 
     with dg.DagsterInstance.from_config(str(home)) as instance:
         assert isinstance(instance.run_storage, PostgresRunStorage)
-        assert isinstance(instance.event_log_storage, PostgresEventLogStorage)
+        assert isinstance(instance.event_log_storage, PooledPostgresEventLogStorage)
         assert isinstance(instance.schedule_storage, PostgresScheduleStorage)
         assert isinstance(instance.run_launcher, DockerRunLauncher)
         assert type(instance.run_coordinator).__name__ == "QueuedRunCoordinator"
