@@ -5,10 +5,13 @@ on a day with a gap, a day with a NaN, and a tampered Target. Real PostgreSQL, t
 from __future__ import annotations
 
 import base64
+import dataclasses
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import dagster as dg
+import numpy as np
+import pandas as pd
 import pytest
 import sqlalchemy as sa
 
@@ -20,6 +23,7 @@ from wind_pipeline.checks import (
     target_schema_checks,
     wind_10min_aggregates_checks,
 )
+from wind_pipeline.etl.coverage import profile_day, profile_days, split_days
 from wind_pipeline.resources import ConektorClient, SourceDatabase, TargetDatabase
 from wind_pipeline.source_data import generate_turbine_data, seed_source
 from wind_pipeline_tests.helpers import execute
@@ -211,6 +215,41 @@ def test_consistent_catches_a_duplicate_row_once_the_key_is_gone(api_url, target
         found, "consistent", ERROR, "1 inconsistent value(s): power_max 06:00 is stored twice"
     )
     assert_failed(found, "complete", ERROR, "holds 1 row(s) the Source does not support")
+
+
+# -- the same checks over many days at once, in memory ---------------------------------------
+START = datetime(2024, 1, 1, tzinfo=UTC)
+FIVE_DAYS = [(START + timedelta(days=i)).date() for i in range(5)]
+
+
+def at(day: int, clock: str, seconds: int = 0) -> pd.Timestamp:
+    hours, minutes = map(int, clock.split(":"))
+    return pd.Timestamp(START + timedelta(days=day, hours=hours, minutes=minutes, seconds=seconds))
+
+
+def test_profile_days_describes_each_day_as_profile_day_does():
+    source = generate_turbine_data(START, 5)[["timestamp", "wind_speed", "power"]]
+    stamps = source["timestamp"]
+    source = source[~((stamps >= at(1, "10:00")) & (stamps < at(1, "11:00")))]
+    source = source[
+        (source["timestamp"] < at(3, "00:00")) | (source["timestamp"] >= at(4, "00:00"))
+    ]
+    source.loc[source["timestamp"] == at(2, "12:00"), "wind_speed"] = np.nan
+    source.loc[source["timestamp"] == at(2, "12:01"), "power"] = np.inf
+    source.loc[source["timestamp"] == at(2, "05:00"), "timestamp"] = at(2, "05:00", 30)
+    repeated = source[source["timestamp"] == at(4, "06:00")]
+    source = pd.concat([source, repeated]).sort_values("timestamp", ignore_index=True)
+    frames = split_days(source, FIVE_DAYS)
+
+    profiles = profile_days(source, FIVE_DAYS)
+
+    for day, profile in zip(FIVE_DAYS, profiles, strict=True):
+        # The fingerprint is the one thing profile_days leaves out.
+        assert profile == dataclasses.replace(profile_day(day, frames[day]), fingerprint="")
+    assert [p.minutes_present for p in profiles] == [1440, 1380, 1440, 0, 1440]
+    assert profiles[1].missing_ranges == ((at(1, "10:00"), at(1, "10:59")),)
+    assert profiles[2].unusable == {"wind_speed": 1, "power": 1}
+    assert profiles[3].missing_ranges == ((at(3, "00:00"), at(3, "23:59")),)
 
 
 # -- source_seed ---------------------------------------------------------------------------
