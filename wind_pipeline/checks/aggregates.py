@@ -20,8 +20,10 @@ downstream of it in the same run):
 
 import io
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date, timedelta
+from functools import cached_property
 
 import dagster as dg
 import numpy as np
@@ -32,11 +34,13 @@ from wind_pipeline.assets.aggregates import wind_10min_aggregates
 from wind_pipeline.checks.outcome import ERROR, WARN, Outcome, report
 from wind_pipeline.etl.coverage import (
     DayCoverage,
+    day_positions,
     day_start,
     describe_ranges,
+    epoch_ns,
     fetch_days,
-    profile_day,
-    time_runs,
+    profile_days,
+    slot_gaps,
 )
 from wind_pipeline.etl.transform import aggregate_10min
 from wind_pipeline.partitions import daily_partitions
@@ -46,6 +50,7 @@ from wind_pipeline.target_models import AGGREGATED_VARIABLES, SIGNAL_NAMES, Data
 BUCKETS_PER_DAY = 144
 ROWS_PER_DAY = BUCKETS_PER_DAY * len(SIGNAL_NAMES)
 BUCKET = pd.Timedelta(minutes=10)
+NS_PER_BUCKET = BUCKET.value
 # Values are written as text by COPY and read back as double: equal to the last bit in
 # practice; the tolerance only absorbs rounding in a mean recomputed by the check.
 RELATIVE_TOLERANCE = 1e-9
@@ -57,6 +62,10 @@ MATCHES_SOURCE = "matches_source"
 SOURCE_COVERAGE = "source_coverage"
 
 _ASSET = wind_10min_aggregates.key
+_SIGNALS = pd.CategoricalDtype(list(SIGNAL_NAMES))
+_SIGNAL_NAMES = np.array(SIGNAL_NAMES, dtype=object)
+_STD_CODES = [code for code, name in enumerate(SIGNAL_NAMES) if name.endswith("_std")]
+_STEP = timedelta(minutes=10)
 
 with warnings.catch_warnings():
     # Partitioned checks are a Dagster preview feature: chosen so each day gets its own verdict.
@@ -111,9 +120,10 @@ def _clock(stamp: pd.Timestamp) -> str:
     return f"{stamp:%H:%M}"
 
 
-def _examples(rows: pd.DataFrame, limit: int = EXAMPLES) -> str:
-    shown = ", ".join(f"{r.signal} {_clock(r.timestamp)}" for r in rows.head(limit).itertuples())
-    return shown + (f" (+{len(rows) - limit} more)" if len(rows) > limit else "")
+def _examples(first: Sequence, total: int) -> str:
+    """`first` (a day's first few rows of `total`) as `power_std 13:00, ...` then `(+N more)`."""
+    shown = ", ".join(f"{r.signal} {_clock(r.timestamp)}" for r in first[:EXAMPLES])
+    return shown + (f" (+{total - EXAMPLES} more)" if total > EXAMPLES else "")
 
 
 def _number(value: float) -> str:
@@ -123,8 +133,8 @@ def _number(value: float) -> str:
 
 
 # -- reading -------------------------------------------------------------------------------
-def read_target_days(engine: Engine, days: Sequence[date]) -> dict[date, pd.DataFrame]:
-    """The eight signals' rows for each day: signal, timestamp, value, is_nan.
+def read_target_days(engine: Engine, days: Sequence[date]) -> pd.DataFrame:
+    """The eight signals' rows from the first to the last day: signal, timestamp, value, is_nan.
 
     `is_nan` tells a stored NaN from a NULL, which pandas would both show as NaN. Read with
     COPY ... TO STDOUT and pandas' C parser: a year of rows in a fraction of a second.
@@ -159,9 +169,7 @@ def read_target_days(engine: Engine, days: Sequence[date]) -> dict[date, pd.Data
     timestamps = pd.to_datetime(frame.pop("epoch"), unit="s", utc=True).dt.as_unit("ns")
     frame.insert(1, "timestamp", timestamps)
     frame["is_nan"] = frame["is_nan"].eq("t")
-    labels = frame["timestamp"].dt.floor("D").dt.date
-    groups = {day: part.reset_index(drop=True) for day, part in frame.groupby(labels)}
-    return {day: groups.get(day, frame.iloc[0:0]) for day in days}
+    return frame
 
 
 def expected_rows(source: pd.DataFrame) -> pd.DataFrame:
@@ -171,168 +179,305 @@ def expected_rows(source: pd.DataFrame) -> pd.DataFrame:
     return expected
 
 
-def expected_days(sources: dict[date, pd.DataFrame]) -> dict[date, pd.DataFrame]:
-    """`expected_rows` for many days at once (one vectorised pass), split by day."""
-    frames = [frame for frame in sources.values() if not frame.empty]
-    if not frames:
-        return {day: expected_rows(frame) for day, frame in sources.items()}
-    expected = expected_rows(pd.concat(frames, ignore_index=True))
-    labels = expected["timestamp"].dt.floor("D").dt.date
-    groups = {day: part.reset_index(drop=True) for day, part in expected.groupby(labels)}
-    return {day: groups.get(day, expected.iloc[0:0]) for day in sources}
+def _label(frame: pd.DataFrame, days: Sequence[date]) -> pd.DataFrame:
+    """The rows of the run's days, with their day's position in `days` and their signal's code.
+
+    The code (position in SIGNAL_NAMES) joins and groups far faster than the signal's name;
+    both frames hold only the eight signals (the query selects them, the transform writes them).
+    """
+    positions = day_positions(frame["timestamp"], days)
+    inside = positions >= 0
+    labelled = frame.loc[inside].reset_index(drop=True)
+    labelled["day"] = positions[inside]
+    labelled["code"] = pd.Categorical(labelled["signal"], dtype=_SIGNALS).codes
+    return labelled
 
 
-def _merge(expected: pd.DataFrame, actual: pd.DataFrame) -> pd.DataFrame:
-    return expected.merge(
-        actual,
-        on=["signal", "timestamp"],
-        how="outer",
-        suffixes=("_source", "_target"),
-        indicator=True,
-    ).sort_values(["timestamp", "signal"])
+def _named(rows: pd.DataFrame) -> pd.DataFrame:
+    return rows.assign(signal=_SIGNAL_NAMES[rows["code"].to_numpy()])
 
 
-# -- the checks, as plain functions of a day's rows ----------------------------------------
-def complete_outcome(day: date, expected: pd.DataFrame, actual: pd.DataFrame) -> Outcome:
-    duplicates = actual[actual.duplicated(["signal", "timestamp"])]
-    merged = _merge(expected, actual.drop_duplicates(["signal", "timestamp"]))
-    missing = merged[merged["_merge"] == "left_only"]
-    extra = pd.concat([merged[merged["_merge"] == "right_only"], duplicates])
-    per_bucket = actual.groupby("timestamp")["signal"].nunique()
-    complete_buckets = int((per_bucket == len(SIGNAL_NAMES)).sum())
-    all_buckets = pd.date_range(day_start(day), periods=BUCKETS_PER_DAY, freq="10min")
-    short = all_buckets.difference(per_bucket[per_bucket == len(SIGNAL_NAMES)].index)
-    metadata = {
-        "rows": len(actual),
-        "rows_in_a_full_day": ROWS_PER_DAY,
-        "buckets_complete": complete_buckets,
-        "incomplete_buckets": describe_ranges(time_runs(short, BUCKET), limit=10) or "none",
-        "rows_missing_vs_source": len(missing),
-        "rows_extra_vs_source": len(extra),
-    }
-    if len(missing) or len(extra):
-        problems = []
-        if len(missing):
-            problems.append(f"misses {len(missing)} row(s) the Source has ({_examples(missing)})")
-        if len(extra):
-            problems.append(
-                f"holds {len(extra)} row(s) the Source does not support ({_examples(extra)})"
-            )
-        return Outcome(
-            False,
-            f"{day}: the Target {' and '.join(problems)}; re-materialize {day}",
-            ERROR,
-            metadata,
+def _ordered(rows: pd.DataFrame) -> pd.DataFrame:
+    """Rows with their signal's name, in the order a person reads them: by time, then signal."""
+    return _named(rows).sort_values(["timestamp", "signal"])
+
+
+def _first_per_day(rows: pd.DataFrame, limit: int = EXAMPLES) -> dict[int, list]:
+    """The first `limit` rows of each day (by position), as named tuples, in `rows`' order."""
+    first: dict[int, list] = {}
+    for row in rows.groupby("day", sort=False).head(limit).itertuples(index=False):
+        first.setdefault(int(row.day), []).append(row)
+    return first
+
+
+@dataclass(frozen=True, eq=False)
+class RunRows:
+    """A run's rows, all days in one frame each, so every check is one vectorised pass.
+
+    `expected` (what the ETL writes for the Source's rows) and `actual` (the Target's rows) carry
+    `day`, the row's position in `days`, and `code`, its signal's position in SIGNAL_NAMES;
+    `actual` also marks a row that repeats an earlier one (`duplicate`).
+    """
+
+    days: tuple[date, ...]
+    source: pd.DataFrame
+    expected: pd.DataFrame
+    actual: pd.DataFrame
+
+    @classmethod
+    def of(
+        cls, days: Sequence[date], sources: Mapping[date, pd.DataFrame], target: pd.DataFrame
+    ) -> "RunRows":
+        """From distinct `days`, their Source rows (as `fetch_days` gives them) and Target rows."""
+        days = tuple(days)
+        frames = [frame for frame in sources.values() if not frame.empty]
+        source = pd.concat(frames, ignore_index=True) if frames else next(iter(sources.values()))
+        actual = _label(target, days)
+        actual["duplicate"] = actual.duplicated(["timestamp", "code"]).to_numpy()
+        return cls(days, source, _label(expected_rows(source), days), actual)
+
+    @cached_property
+    def compared(self) -> pd.DataFrame:
+        """Expected rows outer-joined with the Target's on (timestamp, signal); see `_merge`."""
+        merged = self.expected[["timestamp", "code", "value"]].merge(
+            self.actual[["timestamp", "code", "value", "is_nan", "duplicate"]],
+            on=["timestamp", "code"],
+            how="outer",
+            suffixes=("_source", "_target"),
+            indicator=True,
         )
-    if complete_buckets < BUCKETS_PER_DAY:
-        return Outcome(
-            False,
-            f"{day}: {complete_buckets} of {BUCKETS_PER_DAY} buckets complete "
-            f"({len(actual):,} of {ROWS_PER_DAY:,} rows); the Source has no usable data for "
-            f"bucket(s) {describe_ranges(time_runs(short, BUCKET), limit=10)}",
-            WARN,
-            metadata,
-        )
-    return Outcome(
-        True,
-        f"{day}: {BUCKETS_PER_DAY} buckets x {len(SIGNAL_NAMES)} signals = {ROWS_PER_DAY:,} rows",
-        metadata=metadata,
+        merged["day"] = day_positions(merged["timestamp"], self.days)
+        # Rows only the Source has have no Target flags: neither NaN nor repeated.
+        merged["is_nan"] = merged["is_nan"].eq(True)
+        merged["duplicate"] = merged["duplicate"].eq(True)
+        return merged
+
+
+# -- the checks, each one pass over all days of a run ---------------------------------------
+def complete_outcomes(run: RunRows) -> list[Outcome]:
+    """`complete` for each day of the run, in `run.days` order."""
+    count = len(run.days)
+    actual, compared = run.actual, run.compared
+    rows = np.bincount(actual["day"], minlength=count)
+    missing = _ordered(compared[compared["_merge"] == "left_only"])
+    unsupported = _ordered(compared[(compared["_merge"] == "right_only") & ~compared["duplicate"]])
+    duplicates = _named(actual[actual["duplicate"]])
+    missing_count = np.bincount(missing["day"], minlength=count)
+    extra_count = np.bincount(unsupported["day"], minlength=count) + np.bincount(
+        duplicates["day"], minlength=count
     )
+    first_missing = _first_per_day(missing)
+    first_unsupported, first_duplicate = _first_per_day(unsupported), _first_per_day(duplicates)
+
+    # A bucket is complete when it has all eight signals (a repeated row adds none).
+    per_bucket = actual.loc[~actual["duplicate"], "timestamp"].value_counts(sort=False)
+    full = pd.DatetimeIndex(per_bucket.index[per_bucket.to_numpy() == len(SIGNAL_NAMES)])
+    full_days = day_positions(full, run.days)
+    buckets_complete = np.bincount(full_days, minlength=count)
+    # Days x buckets: an off-grid time counts as complete above, but fills no bucket here.
+    stamps = epoch_ns(full)
+    on_grid = stamps % NS_PER_BUCKET == 0
+    grid = np.zeros((count, BUCKETS_PER_DAY), dtype=bool)
+    grid[full_days[on_grid], (stamps[on_grid] // NS_PER_BUCKET) % BUCKETS_PER_DAY] = True
+    whole = grid.all(axis=1)
+
+    outcomes = []
+    for i, day in enumerate(run.days):
+        short = (
+            "" if whole[i] else describe_ranges(slot_gaps(day_start(day), grid[i], _STEP), limit=10)
+        )
+        n_rows, n_complete = int(rows[i]), int(buckets_complete[i])
+        n_missing, n_extra = int(missing_count[i]), int(extra_count[i])
+        metadata = {
+            "rows": n_rows,
+            "rows_in_a_full_day": ROWS_PER_DAY,
+            "buckets_complete": n_complete,
+            "incomplete_buckets": short or "none",
+            "rows_missing_vs_source": n_missing,
+            "rows_extra_vs_source": n_extra,
+        }
+        if n_missing or n_extra:
+            problems = []
+            if n_missing:
+                examples = _examples(first_missing.get(i, []), n_missing)
+                problems.append(f"misses {n_missing} row(s) the Source has ({examples})")
+            if n_extra:
+                # Rows without a Source bucket first, then repeated rows, each in read order.
+                extra = first_unsupported.get(i, []) + first_duplicate.get(i, [])
+                problems.append(
+                    f"holds {n_extra} row(s) the Source does not support "
+                    f"({_examples(extra, n_extra)})"
+                )
+            outcome = Outcome(
+                False,
+                f"{day}: the Target {' and '.join(problems)}; re-materialize {day}",
+                ERROR,
+                metadata,
+            )
+        elif n_complete < BUCKETS_PER_DAY:
+            outcome = Outcome(
+                False,
+                f"{day}: {n_complete} of {BUCKETS_PER_DAY} buckets complete "
+                f"({n_rows:,} of {ROWS_PER_DAY:,} rows); the Source has no usable data for "
+                f"bucket(s) {short}",
+                WARN,
+                metadata,
+            )
+        else:
+            outcome = Outcome(
+                True,
+                f"{day}: {BUCKETS_PER_DAY} buckets x {len(SIGNAL_NAMES)} signals = "
+                f"{ROWS_PER_DAY:,} rows",
+                metadata=metadata,
+            )
+        outcomes.append(outcome)
+    return outcomes
 
 
-def consistent_outcome(day: date, actual: pd.DataFrame) -> Outcome:
-    problems: list[str] = []
-    rows = len(actual)
-    counts = {
-        "duplicate": 0,
-        "nan": 0,
-        "infinite": 0,
-        "null_statistic": 0,
-        "min_mean_max_order": 0,
-        "std": 0,
-    }
+def consistent_outcomes(run: RunRows) -> list[Outcome]:
+    """`consistent` for each day of the run, in `run.days` order."""
+    count = len(run.days)
+    actual = run.actual
+    rows = np.bincount(actual["day"], minlength=count)
 
     # The primary key forbids duplicates; a Target whose key was dropped may still hold some.
-    duplicate = actual[actual.duplicated(["signal", "timestamp"])]
-    counts["duplicate"] = len(duplicate)
-    problems += [
-        f"{r.signal} {_clock(r.timestamp)} is stored twice" for r in duplicate.itertuples()
-    ]
-    actual = actual.drop_duplicates(["signal", "timestamp"])
+    duplicate = _named(actual[actual["duplicate"]])
+    unique = actual[~actual["duplicate"]]
+    value, is_nan = unique["value"].to_numpy(), unique["is_nan"].to_numpy()
+    is_std = np.isin(unique["code"].to_numpy(), _STD_CODES)
+    nan = _named(unique[is_nan])
+    infinite = _named(unique[np.isinf(value)])
+    null = _named(unique[np.isnan(value) & ~is_nan & ~is_std])
 
-    nan = actual[actual["is_nan"]]
-    counts["nan"] = len(nan)
-    problems += [f"{r.signal} {_clock(r.timestamp)} is NaN" for r in nan.itertuples()]
-    infinite = actual[np.isinf(actual["value"])]
-    counts["infinite"] = len(infinite)
-    problems += [f"{r.signal} {_clock(r.timestamp)} is {r.value}" for r in infinite.itertuples()]
-    null = actual[
-        actual["value"].isna() & ~actual["is_nan"] & ~actual["signal"].str.endswith("_std")
-    ]
-    counts["null_statistic"] = len(null)
-    problems += [f"{r.signal} {_clock(r.timestamp)} is NULL" for r in null.itertuples()]
+    # One wide table for all days: a row per time, a column per signal (NaN when absent or NaN).
+    stamp_codes, stamps = pd.factorize(unique["timestamp"], sort=True)
+    wide = np.full((len(stamps), len(SIGNAL_NAMES)), np.nan)
+    wide[stamp_codes, unique["code"].to_numpy()] = value
+    stamp_days = np.zeros(len(stamps), dtype=np.int64)
+    stamp_days[stamp_codes] = unique["day"].to_numpy()
 
-    wide = actual[~actual["is_nan"]].pivot(index="timestamp", columns="signal", values="value")
+    # Problems in the order they are listed: per row, then per variable out of order, bad std.
+    listed: list[tuple[str, pd.DataFrame, Callable[[tuple], str]]] = [
+        ("duplicate", duplicate, lambda r: f"{r.signal} {_clock(r.timestamp)} is stored twice"),
+        ("nan", nan, lambda r: f"{r.signal} {_clock(r.timestamp)} is NaN"),
+        ("infinite", infinite, lambda r: f"{r.signal} {_clock(r.timestamp)} is {r.value}"),
+        ("null_statistic", null, lambda r: f"{r.signal} {_clock(r.timestamp)} is NULL"),
+    ]
     for variable in AGGREGATED_VARIABLES:
-        get = {
-            stat: wide.get(f"{variable}_{stat}", pd.Series(np.nan, index=wide.index))
+        mean, low, high, std = (
+            wide[:, SIGNAL_NAMES.index(f"{variable}_{stat}")]
             for stat in ("mean", "min", "max", "std")
+        )
+        # A stored -inf mean plus its infinite tolerance is NaN and compares False; pandas
+        # silences numpy's warning about it, so do the same.
+        with np.errstate(invalid="ignore"):
+            tolerance = RELATIVE_TOLERANCE * np.maximum(1.0, np.abs(mean))
+            # Comparisons with a missing value are False: missing rows are `complete`'s business.
+            bad_order = (low > mean + tolerance) | (mean > high + tolerance)
+        bad_std = std < 0
+        listed += [
+            (
+                "min_mean_max_order",
+                pd.DataFrame(
+                    {
+                        "day": stamp_days[bad_order],
+                        "timestamp": stamps[bad_order],
+                        "low": low[bad_order],
+                        "mean": mean[bad_order],
+                        "high": high[bad_order],
+                    }
+                ),
+                lambda r, v=variable: (
+                    f"{v} {_clock(r.timestamp)}: min {_number(r.low)}, mean "
+                    f"{_number(r.mean)}, max {_number(r.high)}"
+                ),
+            ),
+            (
+                "std",
+                pd.DataFrame(
+                    {"day": stamp_days[bad_std], "timestamp": stamps[bad_std], "std": std[bad_std]}
+                ),
+                lambda r, v=variable: f"{v}_std {_clock(r.timestamp)} is {_number(r.std)} < 0",
+            ),
+        ]
+
+    counts = {kind: np.zeros(count, dtype=np.int64) for kind, _, _ in listed}
+    first: list[dict[int, list[str]]] = []
+    for kind, found, text in listed:
+        counts[kind] += np.bincount(found["day"], minlength=count)
+        first.append({i: [text(r) for r in part] for i, part in _first_per_day(found).items()})
+
+    outcomes = []
+    for i, day in enumerate(run.days):
+        violations = {kind: int(per_day[i]) for kind, per_day in counts.items()}
+        metadata = {
+            "rows_checked": int(rows[i]),
+            **{f"violations_{k}": v for k, v in violations.items()},
         }
-        tolerance = RELATIVE_TOLERANCE * np.maximum(1.0, get["mean"].abs())
-        # Comparisons with a missing value are False: missing rows are `complete`'s business.
-        bad_order = (get["min"] > get["mean"] + tolerance) | (get["mean"] > get["max"] + tolerance)
-        for stamp in wide.index[bad_order.to_numpy()]:
-            counts["min_mean_max_order"] += 1
-            problems.append(
-                f"{variable} {_clock(stamp)}: min {_number(get['min'][stamp])}, mean "
-                f"{_number(get['mean'][stamp])}, max {_number(get['max'][stamp])}"
+        total = sum(violations.values())
+        if not total:
+            outcomes.append(
+                Outcome(
+                    True,
+                    f"{day}: {int(rows[i]):,} rows; min <= mean <= max, std >= 0 or NULL, "
+                    "no NaN or infinity",
+                    metadata=metadata,
+                )
             )
-        for stamp in wide.index[(get["std"] < 0).to_numpy()]:
-            counts["std"] += 1
-            problems.append(f"{variable}_std {_clock(stamp)} is {_number(get['std'][stamp])} < 0")
-
-    metadata = {"rows_checked": rows, **{f"violations_{k}": v for k, v in counts.items()}}
-    if not problems:
-        return Outcome(
-            True,
-            f"{day}: {rows:,} rows; min <= mean <= max, std >= 0 or NULL, no NaN or infinity",
-            metadata=metadata,
+            continue
+        problems = [line for texts in first for line in texts.get(i, [])]
+        shown = "; ".join(problems[:EXAMPLES])
+        more = f" (+{total - EXAMPLES} more)" if total > EXAMPLES else ""
+        outcomes.append(
+            Outcome(False, f"{day}: {total} inconsistent value(s): {shown}{more}", ERROR, metadata)
         )
-    shown = "; ".join(problems[:EXAMPLES])
-    more = f" (+{len(problems) - EXAMPLES} more)" if len(problems) > EXAMPLES else ""
-    return Outcome(
-        False, f"{day}: {len(problems)} inconsistent value(s): {shown}{more}", ERROR, metadata
-    )
+    return outcomes
 
 
-def matches_source_outcome(day: date, expected: pd.DataFrame, actual: pd.DataFrame) -> Outcome:
-    both = _merge(expected, actual)
-    both = both[both["_merge"] == "both"]
-    source, target = both["value_source"], both["value_target"]
-    stored_nan = both["is_nan"].astype(bool)
-    same_null = source.isna() & target.isna() & ~stored_nan
+def matches_source_outcomes(run: RunRows) -> list[Outcome]:
+    """`matches_source` for each day of the run, in `run.days` order."""
+    count = len(run.days)
+    compared = run.compared
+    both = compared[compared["_merge"] == "both"]
+    source, target = both["value_source"].to_numpy(), both["value_target"].to_numpy()
+    stored_nan = both["is_nan"].to_numpy()
+    same_null = np.isnan(source) & np.isnan(target) & ~stored_nan
     close = np.isclose(source, target, rtol=RELATIVE_TOLERANCE, atol=RELATIVE_TOLERANCE)
-    differ = both[~(same_null | (close & ~stored_nan))]
-    metadata = {"values_compared": len(both), "values_differing": len(differ)}
-    if differ.empty:
-        return Outcome(
-            True,
-            f"{day}: all {len(both):,} values equal the aggregation of the Source's current rows",
-            metadata=metadata,
+    differ = _ordered(both[~(same_null | (close & ~stored_nan))])
+    values_compared = np.bincount(both["day"], minlength=count)
+    values_differing = np.bincount(differ["day"], minlength=count)
+    first_differing = _first_per_day(differ)
+
+    outcomes = []
+    for i, day in enumerate(run.days):
+        n_compared, n_differing = int(values_compared[i]), int(values_differing[i])
+        metadata = {"values_compared": n_compared, "values_differing": n_differing}
+        if not n_differing:
+            outcomes.append(
+                Outcome(
+                    True,
+                    f"{day}: all {n_compared:,} values equal the aggregation of the Source's "
+                    "current rows",
+                    metadata=metadata,
+                )
+            )
+            continue
+        shown = "; ".join(
+            f"{r.signal} {_clock(r.timestamp)}: Target "
+            f"{'NaN' if r.is_nan else _number(r.value_target)}, Source {_number(r.value_source)}"
+            for r in first_differing[i]
         )
-    shown = "; ".join(
-        f"{r.signal} {_clock(r.timestamp)}: Target {'NaN' if r.is_nan else _number(r.value_target)}"
-        f", Source {_number(r.value_source)}"
-        for r in differ.head(EXAMPLES).itertuples()
-    )
-    more = f" (+{len(differ) - EXAMPLES} more)" if len(differ) > EXAMPLES else ""
-    return Outcome(
-        False,
-        f"{day}: {len(differ)} value(s) differ from the Source's current rows: {shown}{more}; "
-        f"re-materialize {day}",
-        ERROR,
-        metadata,
-    )
+        more = f" (+{n_differing - EXAMPLES} more)" if n_differing > EXAMPLES else ""
+        outcomes.append(
+            Outcome(
+                False,
+                f"{day}: {n_differing} value(s) differ from the Source's current rows: "
+                f"{shown}{more}; re-materialize {day}",
+                ERROR,
+                metadata,
+            )
+        )
+    return outcomes
 
 
 def source_coverage_outcome(coverage: DayCoverage) -> Outcome:
@@ -362,6 +507,19 @@ def source_coverage_outcome(coverage: DayCoverage) -> Outcome:
     return Outcome(False, f"{day}: " + "; ".join(problems), WARN, metadata)
 
 
+def source_coverage_outcomes(run: RunRows) -> list[Outcome]:
+    """`source_coverage` for each day of the run, in `run.days` order."""
+    return [source_coverage_outcome(coverage) for coverage in profile_days(run.source, run.days)]
+
+
+EVALUATE: dict[str, Callable[[RunRows], list[Outcome]]] = {
+    COMPLETE: complete_outcomes,
+    CONSISTENT: consistent_outcomes,
+    MATCHES_SOURCE: matches_source_outcomes,
+    SOURCE_COVERAGE: source_coverage_outcomes,
+}
+
+
 # -- the Dagster check ---------------------------------------------------------------------
 @dg.multi_asset_check(
     specs=list(SPECS.values()),
@@ -376,23 +534,15 @@ def wind_10min_aggregates_checks(
     days = [date.fromisoformat(key) for key in context.partition_keys]
     selected = context.selected_asset_check_keys
     sources = fetch_days(conektor.session, days)
-    targets = read_target_days(target_db.engine, days)
-    expected_by_day = expected_days(sources)
-
-    def outcomes() -> Iterator[tuple[dg.AssetCheckKey, str, Outcome]]:
-        for day in days:
-            expected, actual = expected_by_day[day], targets[day]
-            for name in SPECS:
-                if SPECS[name].key not in selected:
-                    continue
-                if name == COMPLETE:
-                    outcome = complete_outcome(day, expected, actual)
-                elif name == CONSISTENT:
-                    outcome = consistent_outcome(day, actual)
-                elif name == MATCHES_SOURCE:
-                    outcome = matches_source_outcome(day, expected, actual)
-                else:
-                    outcome = source_coverage_outcome(profile_day(day, sources[day]))
-                yield SPECS[name].key, day.isoformat(), outcome
-
-    yield from report(context, outcomes())
+    run = RunRows.of(days, sources, read_target_days(target_db.engine, days))
+    names = [name for name, spec in SPECS.items() if spec.key in selected]
+    # Each check once over all days (a year in a fraction of a second), then a verdict per day.
+    by_check = {name: EVALUATE[name](run) for name in names}
+    yield from report(
+        context,
+        (
+            (SPECS[name].key, day.isoformat(), by_check[name][i])
+            for i, day in enumerate(run.days)
+            for name in names
+        ),
+    )
