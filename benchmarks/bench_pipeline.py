@@ -12,6 +12,7 @@ throughput measured beside its reference, because the machine is noisy.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import statistics
@@ -336,6 +337,10 @@ def render(results: dict) -> str:
     etl = results["etl_day"]
     back = results["backfill"]
     one = results["materialize_one"]
+
+    def met(ok: bool) -> str:
+        return "yes" if ok else "**no**"
+
     lines = [
         "# Benchmark results",
         "",
@@ -344,29 +349,42 @@ def render(results: dict) -> str:
         f"Machine: {m['cpu']}, {m['cores']} cores, {m['memory_gib']} GiB; PostgreSQL {m.get('postgresql')}; "
         f"Python {m['python']}; {m['os']}.",
         "",
-        "| scenario | measured (median) | reference (median) | ratio / throughput | target |",
-        "|---|---|---|---|---|",
+        "| scenario | measured (median) | reference (median) | ratio / throughput | target | met |",
+        "|---|---|---|---|---|---|",
     ]
     for key, s in seed.items():
+        year_scale = s["rows"] >= 365 * 1440
         lines.append(
             f"| seed the source, {key.replace('_', ' ')} ({s['rows']:,} rows) | {s['median']:.3f} s | "
-            f"| {s['rows_per_s']:,.0f} rows/s | ≥ 200,000 rows/s for the year |"
+            f"| {s['rows_per_s']:,.0f} rows/s | ≥ 200,000 rows/s for the year | "
+            f"{met(s['rows_per_s'] >= 200_000) if year_scale else ''} |"
         )
     lines.append(
         f"| ETL core, one day (API read + aggregate + load) | {etl['etl_core']['median'] * 1000:.1f} ms | "
-        f"SQL floor {etl['sql_floor']['median'] * 1000:.1f} ms | {etl['ratio']:.2f}× | ≤ 3× |"
+        f"SQL floor {etl['sql_floor']['median'] * 1000:.1f} ms | {etl['ratio']:.2f}× | ≤ 3× | "
+        f"{met(etl['ratio'] <= 3)} |"
     )
+    per_days = [b["per_day"] for b in back.values()]
     for b in back.values():
+        if b["days"] == 365:
+            target, ok = "≤ 15 s", met(b["median"] <= 15)
+        else:
+            # Flat: no partition count costs more per day than a smaller one (start-up spreads).
+            target, ok = (
+                "flat per day",
+                met(all(y <= x * 1.1 for x, y in itertools.pairwise(per_days))),
+            )
         lines.append(
             f"| single-run backfill, {b['days']} days (CLI) | {b['median']:.2f} s | "
             f"ETL core × days {etl['etl_core']['median'] * b['days']:.2f} s; "
             f"Dagster's floor {b['dagster_floor']:.2f} s | "
             f"{b['per_day'] * 1000:.0f} ms/day; {b['ratio_to_floor']:.2f}× the floor | "
-            f"{'≤ 15 s' if b['days'] == 365 else 'flat per day'} |"
+            f"{target} | {ok} |"
         )
     lines.append(
         f"| `dagster asset materialize`, one partition | {one['ours']['median']:.2f} s | "
-        f"no-op asset {one['noop']['median']:.2f} s | {one['ratio']:.2f}× | ≤ 1.3× |"
+        f"no-op asset {one['noop']['median']:.2f} s | {one['ratio']:.2f}× | ≤ 1.3× | "
+        f"{met(one['ratio'] <= 1.3)} |"
     )
     biggest = list(back.values())[-1]
     lines += [
@@ -398,34 +416,41 @@ def render(results: dict) -> str:
             "## Target missed: 365 days in 15 s",
             "",
             f"The 365-day single-run backfill took {year['median']:.1f} s. Dagster's own floor for "
-            f"the same run, a no-op asset recording the same 365 materializations and 4 × 365 "
-            f"check verdicts with the same executor and instance, took {year['dagster_floor']:.1f} s "
-            "in this run: above the target before any work is done. Each partition's own "
-            "materialization and its four check verdicts (issue 4: complete, consistent, "
-            "matches_source, source_coverage, one verdict per day) are events Dagster writes one "
-            "by one to its event log (SQLite here; PostgreSQL storage measured about the same). "
-            "Without the check verdicts the floor is about a third of that. Meeting 15 s needs a "
-            "decision between the two issues: fewer per-day verdicts (e.g. one verdict per check "
-            "per run), or a target stated against Dagster's floor. Our own share "
-            f"({year['median'] - year['dagster_floor']:.1f} s: the ETL core "
-            f"{etl['etl_core']['median'] * 365:.1f} s, then the checks' recomputation of each day "
-            "and each partition's chart and preview) is what the profile shows.",
+            "the same run (a no-op asset recording the same 365 materializations and 4 × 365 check "
+            f"verdicts, with the same executor and instance) took {year['dagster_floor']:.1f} s; "
+            f"our own share is {year['median'] - year['dagster_floor']:.1f} s (the ETL core alone "
+            f"would be {etl['etl_core']['median'] * 365:.1f} s at one day per call).",
             "",
         ]
     lines += [
         "## What changed to meet the targets",
         "",
+        "The 365-day backfill took 41.2 s at the end of the first session (Dagster's floor then "
+        "21.6 s, on a SQLite instance). Measured one change at a time on this machine:",
+        "",
+        "- **Dagster's instance in the stack's PostgreSQL, its event log over a kept-open "
+        "connection** (`wind_pipeline/dagster_storage.py`). Dagster's `PostgresEventLogStorage` "
+        "connects anew for every event (SQLite's opens its files anew for every event too); the "
+        "no-op floor for a year was 23.5 s on SQLite, 24.5 s on stock PostgreSQL storage and "
+        "10.0 s with one kept-open connection.",
+        "- **Batched materialization events** (`DAGSTER_EVENT_BATCH_SIZE`, Dagster's own switch, "
+        "set by the code location): the 365 materializations of a step are one multi-row insert. "
+        "Floor 10.0 → 7.7 s.",
+        "- **Asynchronous commit for Dagster's database only** in the local stack (Source and "
+        "Target stay synchronous): floor 8.6 → 7.3 s.",
+        "- **Checks evaluated once for all days of a run** (one merge, one pivot, per-day counts "
+        "by group; examples built only for failing days): the four checks' own work for 365 days "
+        "went from 7.6 s to 0.3 s with identical verdicts.",
+        "- **Partition metadata from one pivot per day in numpy** (preview and chart share it; SVG "
+        "paths formatted by numpy) and the run's rows grouped by day once: PARTITION_METADATA.",
         "- **In-process executor.** With Dagster's default multiprocess executor the asset and its "
         "checks each ran in a new process that imported the code location again: one partition "
-        "took 5.8 s against the no-op's 2.6 s (2.3×). One process per run brought it under the "
-        "no-op floor (which keeps Dagster's default executor).",
+        "took 5.8 s against the no-op's 2.6 s (2.3×).",
         "- **Binary COPY encoded by numpy** (`wind_pipeline/pg_copy.py`) for the Source seed and the "
         "Target load: pandas' `to_csv` with a date format took ~7 s for a year of Source rows.",
         "- **CSV from the API** (`format=csv`, built by PostgreSQL): see `API_RESULTS.md`.",
-        "- **One HTTP client per run** and one request per day; all days of a run aggregated at once.",
-        "- **Checks read the Target with COPY and aggregate all days' expected rows in one pass** "
-        "(they had issued per-day pandas work and a row-by-row fetch): 365 days went from 44.7 s "
-        "to 40.6 s on a quiet machine.",
+        "- **One HTTP client per run**; all days of a run aggregated at once; the checks read the "
+        "Target with one COPY.",
         "",
     ]
     return "\n".join(lines)
