@@ -6,6 +6,7 @@ import time as clock
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
+import numpy as np
 import pandas as pd
 from sqlalchemy import Engine
 
@@ -50,6 +51,10 @@ class EtlResult:
     end: datetime
     days: list[DayResult] = field(default_factory=list)
     aggregates: pd.DataFrame | None = None
+    # `aggregates_for`'s index: the frame it was built from, and each day's row positions.
+    _day_index: tuple[pd.DataFrame, dict[date, np.ndarray]] | None = field(
+        default=None, init=False, repr=False, compare=False
+    )
 
     @property
     def source_rows(self) -> int:
@@ -63,11 +68,34 @@ class EtlResult:
         """The long rows (timestamp, signal, value) written for one day."""
         if self.aggregates is None:
             raise ValueError("this result holds no aggregates")
-        start = pd.Timestamp(day_start(day))
-        in_day = (self.aggregates["timestamp"] >= start) & (
-            self.aggregates["timestamp"] < start + pd.Timedelta(days=1)
-        )
-        return self.aggregates[in_day]
+        # Group the rows by day once, not a mask over the whole run a day: a backfill asks
+        # for every day of the run, which made the masks O(days x rows).
+        if self._day_index is None or self._day_index[0] is not self.aggregates:
+            self._day_index = (self.aggregates, _positions_by_day(self.aggregates["timestamp"]))
+        return self.aggregates.iloc[self._day_index[1].get(day, _NO_ROWS)]
+
+
+_EPOCH = pd.Timestamp(0, tz="UTC")
+_EPOCH_DAY = _EPOCH.date()
+_NO_ROWS = np.array([], dtype=np.intp)
+
+
+def _utc_day_numbers(stamps: pd.Series) -> np.ndarray:
+    """Each timestamp's UTC day as days since 1970-01-01: integers, no `date` object a row."""
+    return ((pd.DatetimeIndex(stamps) - _EPOCH) // pd.Timedelta(days=1)).to_numpy()
+
+
+def _positions_by_day(stamps: pd.Series) -> dict[date, np.ndarray]:
+    """The positions of each UTC day's rows, in their order in `stamps`."""
+    numbers = _utc_day_numbers(stamps)
+    order = np.argsort(numbers, kind="stable")
+    days, starts = np.unique(numbers[order], return_index=True)
+    # Splitting at every start leaves an empty piece before the first (starts[0] is 0).
+    pieces = np.split(order, starts)[1:]
+    return {
+        _EPOCH_DAY + timedelta(days=number): positions
+        for number, positions in zip(days.tolist(), pieces, strict=True)
+    }
 
 
 def days_between(start: datetime, end: datetime) -> list[date]:

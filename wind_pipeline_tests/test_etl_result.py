@@ -1,0 +1,44 @@
+"""`EtlResult.aggregates_for`: each day's rows of a run, as a mask over the run would give."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+import pandas as pd
+import pytest
+
+from wind_pipeline.etl.pipeline import EtlResult
+from wind_pipeline.etl.transform import aggregate_10min
+from wind_pipeline.source_data import generate_turbine_data
+
+
+def masked(frame: pd.DataFrame, day: date) -> pd.DataFrame:
+    start = pd.Timestamp(day.isoformat(), tz="UTC")
+    stamps = frame["timestamp"]
+    return frame[(stamps >= start) & (stamps < start + pd.Timedelta(days=1))]
+
+
+def test_each_day_gets_its_rows_in_the_runs_order():
+    rows = aggregate_10min(generate_turbine_data(datetime(2024, 1, 1, tzinfo=UTC), days=4))
+    # Drop a whole day, shuffle, and give the rows a non-default index.
+    rows = rows[rows["timestamp"].dt.day != 3].sample(frac=1, random_state=5)
+    rows.index = rows.index * 3 + 7
+    result = EtlResult(datetime(2024, 1, 1, tzinfo=UTC), datetime(2024, 1, 6, tzinfo=UTC))
+    result.aggregates = rows
+    for offset in range(-1, 6):
+        day = date(2024, 1, 1) + timedelta(days=offset)
+        got = result.aggregates_for(day)
+        pd.testing.assert_frame_equal(got, masked(rows, day), check_index_type=True)
+    assert result.aggregates_for(date(2024, 1, 3)).empty
+
+    # A result given other rows answers for those, not from the old grouping.
+    fewer = rows.iloc[:10]
+    result.aggregates = fewer
+    day = fewer["timestamp"].iloc[0].date()
+    pd.testing.assert_frame_equal(result.aggregates_for(day), masked(fewer, day))
+
+
+def test_a_result_without_rows_says_so():
+    result = EtlResult(datetime(2024, 1, 1, tzinfo=UTC), datetime(2024, 1, 2, tzinfo=UTC))
+    with pytest.raises(ValueError, match="no aggregates"):
+        result.aggregates_for(date(2024, 1, 1))
