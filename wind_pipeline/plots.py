@@ -45,6 +45,10 @@ PANELS = (
 )
 
 
+# Built once: an Index builds its hash table on first lookup and keeps it.
+_SIGNAL_COLUMNS = pd.Index(SIGNAL_NAMES)
+
+
 @dataclass(frozen=True)
 class SignalGrid:
     """Long rows (timestamp, signal, value) as a grid: one row a timestamp, one column a signal.
@@ -59,9 +63,9 @@ class SignalGrid:
 
     @classmethod
     def from_long(cls, aggregates: pd.DataFrame) -> SignalGrid:
-        stamps = pd.DatetimeIndex(aggregates["timestamp"])
+        stamps = pd.DatetimeIndex(aggregates["timestamp"].array)
         _, first, rows = np.unique(stamps.asi8, return_index=True, return_inverse=True)
-        columns = pd.Index(SIGNAL_NAMES).get_indexer(aggregates["signal"])
+        columns = _SIGNAL_COLUMNS.get_indexer(aggregates["signal"])
         values = aggregates["value"].to_numpy(dtype="float64", na_value=np.nan)
         known = (columns >= 0) & ~np.isnan(values)
         cells = rows[known] * len(SIGNAL_NAMES) + columns[known]
@@ -72,7 +76,7 @@ class SignalGrid:
         counts = np.bincount(cells, minlength=size)
         grid = np.full(size, np.nan)
         np.divide(sums, counts, out=grid, where=counts > 0)
-        return cls(stamps[first], grid.reshape(len(first), len(SIGNAL_NAMES)))
+        return cls(stamps.take(first), grid.reshape(len(first), len(SIGNAL_NAMES)))
 
 
 def nice_ticks(low: float, high: float, count: int = 5) -> list[float]:
@@ -92,9 +96,11 @@ def nice_ticks(low: float, high: float, count: int = 5) -> list[float]:
 
 def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
     """[start, end) index runs where `mask` is true: a gap in the data breaks the line."""
-    edges = np.diff(np.concatenate(([False], mask, [False])).astype(np.int8))
-    starts, ends = np.flatnonzero(edges == 1).tolist(), np.flatnonzero(edges == -1).tolist()
-    return list(zip(starts, ends, strict=True))
+    padded = np.zeros(len(mask) + 2, dtype=bool)
+    padded[1:-1] = mask
+    # Where the padded mask flips: run starts and ends alternate.
+    edges = np.flatnonzero(padded[1:] != padded[:-1]).tolist()
+    return list(zip(edges[::2], edges[1::2], strict=True))
 
 
 @functools.lru_cache(maxsize=256)
@@ -125,11 +131,11 @@ def _panel_svg(panel: Panel, stats: np.ndarray, y0: float, height: float) -> lis
         return parts
     means, lows, highs = stats[:, 0], stats[:, 1], stats[:, 2]
     finite = np.isfinite(lows) & np.isfinite(highs)
-    ticks = nice_ticks(float(np.min(lows[finite])), float(np.max(highs[finite])))
+    ticks = nice_ticks(float(lows[finite].min()), float(highs[finite].max()))
     y_low, y_high = ticks[0], ticks[-1]
 
     def y_of(values: np.ndarray) -> np.ndarray:
-        clipped = np.clip(values, y_low, y_high)
+        clipped = values.clip(y_low, y_high)
         return y0 + height - (clipped - y_low) / (y_high - y_low) * height
 
     # Buckets without data are shaded grey, so a gap reads as missing data, not as a dip.
