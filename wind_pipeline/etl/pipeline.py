@@ -13,7 +13,7 @@ from sqlalchemy import Engine
 from wind_pipeline.etl.coverage import MINUTES_PER_DAY, DayCoverage, day_start, profile_day
 from wind_pipeline.etl.extract import ConektorSession
 from wind_pipeline.etl.load import TargetSchemaMissing, replace_window
-from wind_pipeline.etl.transform import QualityCounts, aggregate_cleaned, clean_values
+from wind_pipeline.etl.transform import QualityCounts, aggregate_cleaned, clean_values_grouped
 from wind_pipeline.target_models import AGGREGATED_VARIABLES, signal_ids
 
 __all__ = [
@@ -85,6 +85,19 @@ def _utc_day_numbers(stamps: pd.Series) -> np.ndarray:
     return ((pd.DatetimeIndex(stamps) - _EPOCH) // pd.Timedelta(days=1)).to_numpy()
 
 
+def _rows_per_day(stamps: pd.Series) -> dict[date, int]:
+    """How many rows each UTC day has (days without rows are left out)."""
+    numbers = _utc_day_numbers(stamps)
+    if not len(numbers):
+        return {}
+    first = int(numbers.min())
+    return {
+        _EPOCH_DAY + timedelta(days=first + offset): count
+        for offset, count in enumerate(np.bincount(numbers - first).tolist())
+        if count
+    }
+
+
 def _positions_by_day(stamps: pd.Series) -> dict[date, np.ndarray]:
     """The positions of each UTC day's rows, in their order in `stamps`."""
     numbers = _utc_day_numbers(stamps)
@@ -122,7 +135,7 @@ def run_etl(session: ConektorSession, target: Engine, days: list[date]) -> EtlRe
         )
 
     frames: list[pd.DataFrame] = []
-    fetched: list[tuple[date, DayCoverage, float, int, int, QualityCounts]] = []
+    fetched: list[tuple[date, DayCoverage, float, int, int]] = []
     empty: list[date] = []
     for day in days:
         before = (session.stats.requests, session.stats.bytes)
@@ -135,18 +148,9 @@ def run_etl(session: ConektorSession, target: Engine, days: list[date]) -> EtlRe
         if frame.empty:
             empty.append(day)
             continue
-        # The bad-value policy (README, "Aggregation semantics"), counted per day.
-        cleaned, quality = clean_values(frame)
-        frames.append(cleaned)
+        frames.append(frame)
         fetched.append(
-            (
-                day,
-                profile_day(day, frame),
-                seconds,
-                session.stats.bytes - before[1],
-                requests,
-                quality,
-            )
+            (day, profile_day(day, frame), seconds, session.stats.bytes - before[1], requests)
         )
     if empty:
         listed = ", ".join(d.isoformat() for d in empty[:5]) + (" ..." if len(empty) > 5 else "")
@@ -154,28 +158,38 @@ def run_etl(session: ConektorSession, target: Engine, days: list[date]) -> EtlRe
             f"no source data for {listed}: {session.coverage().describe()}; target left unchanged"
         )
 
-    source = pd.concat(frames, ignore_index=True)
+    # The bad-value policy (README, "Aggregation semantics") over the whole run in one pass,
+    # counted per fetched day.
+    day_of_row = np.repeat(np.arange(len(frames)), [len(frame) for frame in frames])
+    source, quality = clean_values_grouped(
+        pd.concat(frames, ignore_index=True), day_of_row, len(frames)
+    )
     aggregates = aggregate_cleaned(source)
     start, end = day_start(days[0]), day_start(days[-1] + timedelta(days=1))
     replace_window(target, aggregates, start, end, ids)
 
-    source_per_day = source.groupby(source["timestamp"].dt.date).size()
-    written_per_day = aggregates.groupby(aggregates["timestamp"].dt.date).size()
-    return EtlResult(
+    source_per_day = _rows_per_day(source["timestamp"])
+    written = _positions_by_day(aggregates["timestamp"])
+    result = EtlResult(
         start=start,
         end=end,
         days=[
             DayResult(
                 day,
-                int(source_per_day.get(day, 0)),
-                int(written_per_day.get(day, 0)),
+                source_per_day.get(day, 0),
+                len(written.get(day, _NO_ROWS)),
                 coverage=coverage,
                 api_seconds=seconds,
                 api_bytes=size,
                 api_requests=requests,
-                quality=quality,
+                quality=counts,
             )
-            for day, coverage, seconds, size, requests, quality in fetched
+            for (day, coverage, seconds, size, requests), counts in zip(
+                fetched, quality, strict=True
+            )
         ],
         aggregates=aggregates,
     )
+    # The per-partition metadata asks for each day's rows: reuse this grouping.
+    result._day_index = (aggregates, written)
+    return result
