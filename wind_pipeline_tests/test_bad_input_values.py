@@ -23,6 +23,7 @@ from wind_pipeline.etl.transform import (
     aggregate_10min,
     aggregate_10min_with_quality,
     clean_values,
+    clean_values_grouped,
 )
 from wind_pipeline.source_data import generate_turbine_data
 from wind_pipeline_tests.faultkit import materialize
@@ -219,3 +220,27 @@ def test_policy_on_a_hand_made_frame_with_nullable_and_numpy_floats():
     by_signal = dict(zip(plain["signal"], plain["value"], strict=True))
     assert by_signal["wind_speed_max"] == WIND.high and by_signal["wind_speed_min"] == WIND.low
     assert by_signal["wind_speed_mean"] == pytest.approx((WIND.low + WIND.high + 5.0) / 3)
+
+
+def test_a_run_is_cleaned_in_one_pass_and_counted_per_day():
+    """run_etl cleans all its days at once: the same values and counts as one day at a time."""
+    frame = generate_turbine_data(DAY, days=3)[["timestamp", "wind_speed", "power"]]
+    rng = np.random.default_rng(11)
+    for column, bad in (
+        ("wind_speed", [np.nan, np.inf, -2.0, 99.0]),
+        ("power", [np.nan, -np.inf, 1e7]),
+    ):
+        rows = rng.choice(len(frame), size=60, replace=False)
+        frame.loc[rows, column] = rng.choice(bad, size=60)
+    days = [part for _, part in frame.groupby(frame["timestamp"].dt.date)]
+    # The second day has no bad values at all; a group of no rows counts zeros.
+    days[1] = days[1].assign(wind_speed=5.0, power=100.0)
+    groups = np.repeat(np.arange(4), [len(d) for d in days] + [0])
+
+    cleaned, counts = clean_values_grouped(pd.concat(days, ignore_index=True), groups, 4)
+    one_at_a_time = [clean_values(day) for day in days]
+    expected = pd.concat([c for c, _ in one_at_a_time], ignore_index=True)
+    pd.testing.assert_frame_equal(cleaned, expected, check_exact=True)
+    assert counts[:3] == [q for _, q in one_at_a_time]
+    assert counts[1].total() == 0 and counts[0].total() > 0
+    assert counts[3].rows == 0 and counts[3].total() == 0

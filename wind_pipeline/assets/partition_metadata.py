@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import dagster as dg
@@ -9,27 +10,28 @@ import pandas as pd
 
 from wind_pipeline.etl.coverage import describe_ranges
 from wind_pipeline.etl.pipeline import DayResult, day_start
-from wind_pipeline.plots import day_chart_svg, svg_markdown
-from wind_pipeline.target_models import AGGREGATED_VARIABLES, STATISTICS
+from wind_pipeline.plots import SignalGrid, day_chart_svg, svg_markdown
+from wind_pipeline.target_models import SIGNAL_NAMES
 
 PREVIEW_BUCKETS = 6
 
 
 def _cell(value: float) -> str:
-    return "NULL" if pd.isna(value) else f"{value:.3f}"
+    return "NULL" if math.isnan(value) else f"{value:.3f}"
 
 
-def buckets_preview(aggregates: pd.DataFrame, rows: int = PREVIEW_BUCKETS) -> str:
+def buckets_preview(aggregates: pd.DataFrame | SignalGrid, rows: int = PREVIEW_BUCKETS) -> str:
     """A markdown table of the day's first buckets: one row a bucket, one column a signal."""
-    wide = aggregates.pivot_table(index="timestamp", columns="signal", values="value", dropna=False)
-    columns = [f"{v}_{s}" for v in AGGREGATED_VARIABLES for s in STATISTICS]
-    wide = wide.reindex(columns=columns).sort_index()
-    header = "| bucket (UTC) | " + " | ".join(columns) + " |"
-    lines = [header, "|" + "---|" * (len(columns) + 1)]
-    for stamp, values in wide.head(rows).iterrows():
-        lines.append(f"| {stamp:%H:%M} | " + " | ".join(_cell(v) for v in values) + " |")
-    if len(wide) > rows:
-        lines.append(f"\n... and {len(wide) - rows} more buckets ({len(wide)} in all).")
+    grid = aggregates if isinstance(aggregates, SignalGrid) else SignalGrid.from_long(aggregates)
+    header = "| bucket (UTC) | " + " | ".join(SIGNAL_NAMES) + " |"
+    lines = [header, "|" + "---|" * (len(SIGNAL_NAMES) + 1)]
+    # Only the first `rows` buckets are formatted: a few dozen cells whatever the day holds.
+    stamps = grid.stamps[:rows].strftime("%H:%M")
+    for stamp, values in zip(stamps, grid.values[:rows].tolist(), strict=True):
+        lines.append(f"| {stamp} | " + " | ".join(_cell(v) for v in values) + " |")
+    total = len(grid.stamps)
+    if total > rows:
+        lines.append(f"\n... and {total - rows} more buckets ({total} in all).")
     return "\n".join(lines)
 
 
@@ -40,6 +42,8 @@ def partition_metadata(
     start = day_start(result.day)
     end = start + pd.Timedelta(days=1)
     coverage = result.coverage
+    # One pivot of the day's rows, shared by the preview and the chart.
+    grid = SignalGrid.from_long(aggregates)
     metadata: dict[str, Any] = {
         # Dagster's table conventions: the whole table's rows, and this partition's rows.
         "dagster/row_count": table_rows,
@@ -52,10 +56,10 @@ def partition_metadata(
         "api_requests": result.api_requests,
         "api_seconds": dg.MetadataValue.float(round(result.api_seconds, 4)),
         "api_bytes": result.api_bytes,
-        "buckets_preview": dg.MetadataValue.md(buckets_preview(aggregates)),
+        "buckets_preview": dg.MetadataValue.md(buckets_preview(grid)),
         "chart": dg.MetadataValue.md(
             svg_markdown(
-                day_chart_svg(result.day, aggregates),
+                day_chart_svg(result.day, grid),
                 f"10-minute wind speed and power on {result.day}",
             )
         ),

@@ -7,6 +7,7 @@ import time
 from datetime import datetime
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 from sqlalchemy import Engine, delete, func, select
 
@@ -39,15 +40,17 @@ def replace_window(
     Readers see the old day or the new day, never a mix; a failure leaves the old rows.
     Runs for the same day serialize on an advisory lock, so concurrent runs converge.
     """
-    unknown = set(aggregates["signal"].unique()) - set(signal_ids)
-    if unknown:
+    # One hash lookup a row into the few signal names; Series.map(dict) was ~100 ms a year.
+    positions = pd.Index(list(signal_ids)).get_indexer(aggregates["signal"])
+    if (positions < 0).any():
+        unknown = set(aggregates["signal"][positions < 0])
         raise TargetSchemaMissing(
             f"signals {sorted(unknown)} are not in the Target's signal table; "
             "materialize target_schema first"
         )
     rows = pd.DataFrame(
         {
-            "signal_id": aggregates["signal"].map(signal_ids),
+            "signal_id": np.array(list(signal_ids.values()), dtype=np.int64)[positions],
             "timestamp": aggregates["timestamp"],
             "value": aggregates["value"],
         }

@@ -6,13 +6,14 @@ import time as clock
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
+import numpy as np
 import pandas as pd
 from sqlalchemy import Engine
 
 from wind_pipeline.etl.coverage import MINUTES_PER_DAY, DayCoverage, day_start, profile_day
 from wind_pipeline.etl.extract import ConektorSession
 from wind_pipeline.etl.load import TargetSchemaMissing, replace_window
-from wind_pipeline.etl.transform import QualityCounts, aggregate_cleaned, clean_values
+from wind_pipeline.etl.transform import QualityCounts, aggregate_cleaned, clean_values_grouped
 from wind_pipeline.target_models import AGGREGATED_VARIABLES, signal_ids
 
 __all__ = [
@@ -50,6 +51,10 @@ class EtlResult:
     end: datetime
     days: list[DayResult] = field(default_factory=list)
     aggregates: pd.DataFrame | None = None
+    # `aggregates_for`'s index: the frame it was built from, and each day's row positions.
+    _day_index: tuple[pd.DataFrame, dict[date, np.ndarray]] | None = field(
+        default=None, init=False, repr=False, compare=False
+    )
 
     @property
     def source_rows(self) -> int:
@@ -63,11 +68,47 @@ class EtlResult:
         """The long rows (timestamp, signal, value) written for one day."""
         if self.aggregates is None:
             raise ValueError("this result holds no aggregates")
-        start = pd.Timestamp(day_start(day))
-        in_day = (self.aggregates["timestamp"] >= start) & (
-            self.aggregates["timestamp"] < start + pd.Timedelta(days=1)
-        )
-        return self.aggregates[in_day]
+        # Group the rows by day once, not a mask over the whole run a day: a backfill asks
+        # for every day of the run, which made the masks O(days x rows).
+        if self._day_index is None or self._day_index[0] is not self.aggregates:
+            self._day_index = (self.aggregates, _positions_by_day(self.aggregates["timestamp"]))
+        return self.aggregates.iloc[self._day_index[1].get(day, _NO_ROWS)]
+
+
+_EPOCH = pd.Timestamp(0, tz="UTC")
+_EPOCH_DAY = _EPOCH.date()
+_NO_ROWS = np.array([], dtype=np.intp)
+
+
+def _utc_day_numbers(stamps: pd.Series) -> np.ndarray:
+    """Each timestamp's UTC day as days since 1970-01-01: integers, no `date` object a row."""
+    return ((pd.DatetimeIndex(stamps) - _EPOCH) // pd.Timedelta(days=1)).to_numpy()
+
+
+def _rows_per_day(stamps: pd.Series) -> dict[date, int]:
+    """How many rows each UTC day has (days without rows are left out)."""
+    numbers = _utc_day_numbers(stamps)
+    if not len(numbers):
+        return {}
+    first = int(numbers.min())
+    return {
+        _EPOCH_DAY + timedelta(days=first + offset): count
+        for offset, count in enumerate(np.bincount(numbers - first).tolist())
+        if count
+    }
+
+
+def _positions_by_day(stamps: pd.Series) -> dict[date, np.ndarray]:
+    """The positions of each UTC day's rows, in their order in `stamps`."""
+    numbers = _utc_day_numbers(stamps)
+    order = np.argsort(numbers, kind="stable")
+    days, starts = np.unique(numbers[order], return_index=True)
+    # Splitting at every start leaves an empty piece before the first (starts[0] is 0).
+    pieces = np.split(order, starts)[1:]
+    return {
+        _EPOCH_DAY + timedelta(days=number): positions
+        for number, positions in zip(days.tolist(), pieces, strict=True)
+    }
 
 
 def days_between(start: datetime, end: datetime) -> list[date]:
@@ -94,7 +135,7 @@ def run_etl(session: ConektorSession, target: Engine, days: list[date]) -> EtlRe
         )
 
     frames: list[pd.DataFrame] = []
-    fetched: list[tuple[date, DayCoverage, float, int, int, QualityCounts]] = []
+    fetched: list[tuple[date, DayCoverage, float, int, int]] = []
     empty: list[date] = []
     for day in days:
         before = (session.stats.requests, session.stats.bytes)
@@ -107,18 +148,9 @@ def run_etl(session: ConektorSession, target: Engine, days: list[date]) -> EtlRe
         if frame.empty:
             empty.append(day)
             continue
-        # The bad-value policy (README, "Aggregation semantics"), counted per day.
-        cleaned, quality = clean_values(frame)
-        frames.append(cleaned)
+        frames.append(frame)
         fetched.append(
-            (
-                day,
-                profile_day(day, frame),
-                seconds,
-                session.stats.bytes - before[1],
-                requests,
-                quality,
-            )
+            (day, profile_day(day, frame), seconds, session.stats.bytes - before[1], requests)
         )
     if empty:
         listed = ", ".join(d.isoformat() for d in empty[:5]) + (" ..." if len(empty) > 5 else "")
@@ -126,28 +158,38 @@ def run_etl(session: ConektorSession, target: Engine, days: list[date]) -> EtlRe
             f"no source data for {listed}: {session.coverage().describe()}; target left unchanged"
         )
 
-    source = pd.concat(frames, ignore_index=True)
+    # The bad-value policy (README, "Aggregation semantics") over the whole run in one pass,
+    # counted per fetched day.
+    day_of_row = np.repeat(np.arange(len(frames)), [len(frame) for frame in frames])
+    source, quality = clean_values_grouped(
+        pd.concat(frames, ignore_index=True), day_of_row, len(frames)
+    )
     aggregates = aggregate_cleaned(source)
     start, end = day_start(days[0]), day_start(days[-1] + timedelta(days=1))
     replace_window(target, aggregates, start, end, ids)
 
-    source_per_day = source.groupby(source["timestamp"].dt.date).size()
-    written_per_day = aggregates.groupby(aggregates["timestamp"].dt.date).size()
-    return EtlResult(
+    source_per_day = _rows_per_day(source["timestamp"])
+    written = _positions_by_day(aggregates["timestamp"])
+    result = EtlResult(
         start=start,
         end=end,
         days=[
             DayResult(
                 day,
-                int(source_per_day.get(day, 0)),
-                int(written_per_day.get(day, 0)),
+                source_per_day.get(day, 0),
+                len(written.get(day, _NO_ROWS)),
                 coverage=coverage,
                 api_seconds=seconds,
                 api_bytes=size,
                 api_requests=requests,
-                quality=quality,
+                quality=counts,
             )
-            for day, coverage, seconds, size, requests, quality in fetched
+            for (day, coverage, seconds, size, requests), counts in zip(
+                fetched, quality, strict=True
+            )
         ],
         aggregates=aggregates,
     )
+    # The per-partition metadata asks for each day's rows: reuse this grouping.
+    result._day_index = (aggregates, written)
+    return result
