@@ -76,7 +76,9 @@ def test_three_day_backfill_is_one_run_with_a_materialization_and_checks_per_day
             assert metadata["source_minutes_present"].value == 1440
             assert metadata["source_minutes_missing"].value == 0
             assert metadata["window_start"].value == f"{day}T00:00:00+00:00"
+            # One paged call read the run's three days; each day carries a third of its cost.
             assert metadata["api_requests"].value == 1
+            assert metadata["api_call_days"].value == 3
             assert metadata["api_bytes"].value > 30_000
             assert metadata["run_days"].value == 3
             preview = metadata["buckets_preview"].value

@@ -54,6 +54,7 @@ def partition_metadata(
         "window_start": start.isoformat(),
         "window_end": end.isoformat(),
         "api_requests": result.api_requests,
+        "api_call_days": result.api_call_days,
         "api_seconds": dg.MetadataValue.float(round(result.api_seconds, 4)),
         "api_bytes": result.api_bytes,
         "buckets_preview": dg.MetadataValue.md(buckets_preview(grid)),

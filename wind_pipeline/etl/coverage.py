@@ -22,8 +22,9 @@ MINUTES_PER_DAY = 1440
 NS_PER_DAY = 86_400 * 10**9
 NS_PER_MINUTE = 60 * 10**9
 _EPOCH_DAY = date(1970, 1, 1)
-# Days fetched per `/data` request when reading several days (well under the API's 31-day cap).
-FETCH_CHUNK_DAYS = 7
+# Days read per paged `/data` call when reading several days: the API pages them (100,000
+# rows a page), so a year of consecutive days is one call of a few pages.
+FETCH_CHUNK_DAYS = 366
 
 
 def day_start(day: date) -> datetime:
@@ -206,7 +207,7 @@ def fetch_days(
     variables: Sequence[str] = AGGREGATED_VARIABLES,
     chunk_days: int = FETCH_CHUNK_DAYS,
 ) -> dict[date, pd.DataFrame]:
-    """Each day's Source rows through the Conektor API, a few days per request.
+    """Each day's Source rows through the Conektor API, many days per paged call.
 
     `days` need not be consecutive: each run of consecutive days is read in chunks.
     """

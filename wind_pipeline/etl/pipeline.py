@@ -3,14 +3,22 @@
 from __future__ import annotations
 
 import time as clock
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 
 import numpy as np
 import pandas as pd
 from sqlalchemy import Engine
 
-from wind_pipeline.etl.coverage import MINUTES_PER_DAY, DayCoverage, day_start, profile_day
+from wind_pipeline.etl.coverage import (
+    MINUTES_PER_DAY,
+    DayCoverage,
+    day_positions,
+    day_start,
+    fingerprint,
+    profile_days,
+    split_days,
+)
 from wind_pipeline.etl.extract import ConektorSession
 from wind_pipeline.etl.load import TargetSchemaMissing, replace_window
 from wind_pipeline.etl.transform import QualityCounts, aggregate_cleaned, clean_values_grouped
@@ -41,8 +49,26 @@ class DayResult:
     coverage: DayCoverage | None = None
     api_seconds: float = 0.0
     api_bytes: int = 0
+    # The API call that carried this day: its requests (pages) and how many days it carried.
     api_requests: int = 0
+    api_call_days: int = 1
     quality: QualityCounts | None = None
+
+
+@dataclass(frozen=True)
+class ApiCall:
+    """One paged `/data` call of a run: its cost, shared among the days it carried."""
+
+    seconds: float
+    bytes: int
+    requests: int
+    days: int
+    rows: int
+
+    def share(self, rows: int) -> tuple[float, int]:
+        """The (seconds, bytes) of a day with `rows` of the call's rows, in proportion."""
+        fraction = rows / self.rows if self.rows else 1.0 / self.days
+        return self.seconds * fraction, round(self.bytes * fraction)
 
 
 @dataclass
@@ -118,10 +144,12 @@ def days_between(start: datetime, end: datetime) -> list[date]:
 
 
 def run_etl(session: ConektorSession, target: Engine, days: list[date]) -> EtlResult:
-    """Extract each day (one request a day), aggregate, and replace those days in one transaction.
+    """Extract the run's window (one paged API call), aggregate, and replace those days in one
+    transaction.
 
     All-or-nothing for the whole list: if any day has no source data, nothing is written.
-    Each day's result carries its own coverage and API cost, for per-partition metadata.
+    Each day's result carries its own coverage and its share of the API call's cost, for
+    per-partition metadata.
     """
     if not days:
         raise ValueError("no days to process")
@@ -134,38 +162,38 @@ def run_etl(session: ConektorSession, target: Engine, days: list[date]) -> EtlRe
             "the Target has no signal table or misses signals; materialize target_schema first"
         )
 
-    frames: list[pd.DataFrame] = []
-    fetched: list[tuple[date, DayCoverage, float, int, int]] = []
-    empty: list[date] = []
-    for day in days:
-        before = (session.stats.requests, session.stats.bytes)
-        started = clock.perf_counter()
-        frame = session.fetch_window(
-            day_start(day), day_start(day + timedelta(days=1)), AGGREGATED_VARIABLES
-        )
-        seconds = clock.perf_counter() - started
-        requests = session.stats.requests - before[0]
-        if frame.empty:
-            empty.append(day)
-            continue
-        frames.append(frame)
-        fetched.append(
-            (day, profile_day(day, frame), seconds, session.stats.bytes - before[1], requests)
-        )
+    # One call for the whole window, paged by the API (a year is a few pages), instead of a
+    # request a day: per-request overhead on both sides was most of a backfill's read time.
+    start, end = day_start(days[0]), day_start(days[-1] + timedelta(days=1))
+    before = (session.stats.requests, session.stats.bytes)
+    started = clock.perf_counter()
+    frame = session.fetch_window(start, end, AGGREGATED_VARIABLES)
+    call = ApiCall(
+        seconds=clock.perf_counter() - started,
+        bytes=session.stats.bytes - before[1],
+        requests=session.stats.requests - before[0],
+        days=len(days),
+        rows=len(frame),
+    )
+    day_of_row = day_positions(frame["timestamp"], days)
+    rows_read = np.bincount(day_of_row[day_of_row >= 0], minlength=len(days))
+    empty = [day for day, rows in zip(days, rows_read, strict=True) if not rows]
     if empty:
         listed = ", ".join(d.isoformat() for d in empty[:5]) + (" ..." if len(empty) > 5 else "")
         raise EmptySourceDay(
             f"no source data for {listed}: {session.coverage().describe()}; target left unchanged"
         )
+    coverages = profile_days(frame, days)
+    fingerprints = {day: fingerprint(rows) for day, rows in split_days(frame, days).items()}
+    fetched = [
+        (day, replace(coverage, fingerprint=fingerprints[day]), *call.share(int(rows)))
+        for day, coverage, rows in zip(days, coverages, rows_read, strict=True)
+    ]
 
     # The bad-value policy (README, "Aggregation semantics") over the whole run in one pass,
     # counted per fetched day.
-    day_of_row = np.repeat(np.arange(len(frames)), [len(frame) for frame in frames])
-    source, quality = clean_values_grouped(
-        pd.concat(frames, ignore_index=True), day_of_row, len(frames)
-    )
+    source, quality = clean_values_grouped(frame, day_of_row, len(days))
     aggregates = aggregate_cleaned(source)
-    start, end = day_start(days[0]), day_start(days[-1] + timedelta(days=1))
     replace_window(target, aggregates, start, end, ids)
 
     source_per_day = _rows_per_day(source["timestamp"])
@@ -181,12 +209,11 @@ def run_etl(session: ConektorSession, target: Engine, days: list[date]) -> EtlRe
                 coverage=coverage,
                 api_seconds=seconds,
                 api_bytes=size,
-                api_requests=requests,
+                api_requests=call.requests,
+                api_call_days=call.days,
                 quality=counts,
             )
-            for (day, coverage, seconds, size, requests), counts in zip(
-                fetched, quality, strict=True
-            )
+            for (day, coverage, seconds, size), counts in zip(fetched, quality, strict=True)
         ],
         aggregates=aggregates,
     )
