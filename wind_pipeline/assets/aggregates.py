@@ -8,6 +8,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from wind_pipeline.assets.partition_metadata import partition_metadata
 from wind_pipeline.assets.source import source_seed
 from wind_pipeline.assets.target import target_schema
+from wind_pipeline.etl import run_memo
 from wind_pipeline.etl.extract import ConektorRequestError
 from wind_pipeline.etl.load import TargetSchemaMissing
 from wind_pipeline.etl.pipeline import EmptySourceDay, days_between, run_etl
@@ -103,6 +104,8 @@ def build_wind_10min_aggregates(
         except DATABASE_FAULTS as exc:
             raise TargetUnavailable(f"Target database {where} unavailable: {_reason(exc)}") from exc
 
+        # The checks step of this run (same process, next step) reuses these Source rows.
+        run_memo.remember(context.run.run_id, days, result.source)
         table_name = f"{engine.url.database}.public.data"
         for day in result.days:
             context.add_asset_metadata(

@@ -1,8 +1,9 @@
 """Checks of `wind_10min_aggregates`: one verdict per check per day (partition).
 
 They read the day's rows from the Target, and the day's Source rows through the Conektor API
-(a few days per request), so a check run on its own later also notices a tampered Target or a
-Source that changed since the day was aggregated.
+(many days per paged call), so a check run on its own later also notices a tampered Target or
+a Source that changed since the day was aggregated. Right after the asset step of the same run
+(same process), they take the Source rows that step read instead (`etl/run_memo.py`).
 
 Blocking or not (a failed blocking check with ERROR severity fails the run and stops assets
 downstream of it in the same run):
@@ -32,6 +33,7 @@ from sqlalchemy import Double, Engine, cast, func, select
 
 from wind_pipeline.assets.aggregates import wind_10min_aggregates
 from wind_pipeline.checks.outcome import ERROR, WARN, Outcome, report
+from wind_pipeline.etl import run_memo
 from wind_pipeline.etl.coverage import (
     DayCoverage,
     day_positions,
@@ -533,7 +535,12 @@ def wind_10min_aggregates_checks(
     """Evaluate the selected checks for every day of the run (one day, or a backfill's range)."""
     days = [date.fromisoformat(key) for key in context.partition_keys]
     selected = context.selected_asset_check_keys
-    sources = fetch_days(conektor.session, days)
+    # Right after this run's asset step, its Source rows; otherwise read through the API.
+    sources = run_memo.take(context.run.run_id, days)
+    if sources is None:
+        sources = fetch_days(conektor.session, days)
+    else:
+        context.log.info(f"Source rows of {len(days)} day(s) taken from this run's asset step")
     run = RunRows.of(days, sources, read_target_days(target_db.engine, days))
     names = [name for name, spec in SPECS.items() if spec.key in selected]
     # Each check once over all days (a year in a fraction of a second), then a verdict per day.

@@ -77,6 +77,8 @@ class EtlResult:
     end: datetime
     days: list[DayResult] = field(default_factory=list)
     aggregates: pd.DataFrame | None = None
+    # The Source rows the run read, as the API sent them (before the bad-value policy).
+    source: pd.DataFrame | None = None
     # `aggregates_for`'s index: the frame it was built from, and each day's row positions.
     _day_index: tuple[pd.DataFrame, dict[date, np.ndarray]] | None = field(
         default=None, init=False, repr=False, compare=False
@@ -216,6 +218,7 @@ def run_etl(session: ConektorSession, target: Engine, days: list[date]) -> EtlRe
             for (day, coverage, seconds, size), counts in zip(fetched, quality, strict=True)
         ],
         aggregates=aggregates,
+        source=frame,
     )
     # The per-partition metadata asks for each day's rows: reuse this grouping.
     result._day_index = (aggregates, written)
