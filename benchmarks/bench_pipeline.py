@@ -442,15 +442,21 @@ def render(results: dict) -> str:
         "by group; examples built only for failing days): the four checks' own work for 365 days "
         "went from 7.6 s to 0.3 s with identical verdicts.",
         "- **Partition metadata from one pivot per day in numpy** (preview and chart share it; SVG "
-        "paths formatted by numpy) and the run's rows grouped by day once: PARTITION_METADATA.",
+        "paths formatted by numpy) and the run's rows grouped by day once: 365 days' metadata "
+        "went from 2.7 s to 0.3 s, byte for byte the same.",
+        "- **One paged API call per run** instead of a request a day (asset and checks): reading a "
+        "year went from 2.1 s to 0.8 s.",
+        "- **The checks take the Source rows their run's asset step just read** (same process, "
+        "keyed by run id; `wind_pipeline/etl/run_memo.py`) instead of reading them again; run on "
+        "their own they read the API. About 0.7 s of a year.",
         "- **In-process executor.** With Dagster's default multiprocess executor the asset and its "
         "checks each ran in a new process that imported the code location again: one partition "
         "took 5.8 s against the no-op's 2.6 s (2.3×).",
         "- **Binary COPY encoded by numpy** (`wind_pipeline/pg_copy.py`) for the Source seed and the "
         "Target load: pandas' `to_csv` with a date format took ~7 s for a year of Source rows.",
         "- **CSV from the API** (`format=csv`, built by PostgreSQL): see `API_RESULTS.md`.",
-        "- **One HTTP client per run**; all days of a run aggregated at once; the checks read the "
-        "Target with one COPY.",
+        "- **One HTTP client per run**; all days of a run cleaned and aggregated at once; the "
+        "checks read the Target with one COPY.",
         "",
     ]
     return "\n".join(lines)
