@@ -21,7 +21,7 @@ from wind_pipeline.target_models import AGGREGATED_VARIABLES
 MINUTES_PER_DAY = 1440
 NS_PER_DAY = 86_400 * 10**9
 NS_PER_MINUTE = 60 * 10**9
-_EPOCH_DAY = date(1970, 1, 1)
+EPOCH_DAY = date(1970, 1, 1)
 # Days read per paged `/data` call when reading several days: the API pages them (100,000
 # rows a page), so a year of consecutive days is one call of a few pages.
 FETCH_CHUNK_DAYS = 366
@@ -127,7 +127,7 @@ def day_positions(stamps: pd.Series | pd.DatetimeIndex, days: Sequence[date]) ->
     positions = np.full(len(stamps), -1, dtype=np.int64)
     if not days or not len(stamps):
         return positions
-    numbers = np.array([(day - _EPOCH_DAY).days for day in days], dtype=np.int64)
+    numbers = np.array([(day - EPOCH_DAY).days for day in days], dtype=np.int64)
     first = int(numbers.min())
     # A lookup table over the run's span: a year is a few hundred entries.
     lookup = np.full(int(numbers.max()) - first + 1, -1, dtype=np.int64)

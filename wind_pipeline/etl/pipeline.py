@@ -11,10 +11,13 @@ import pandas as pd
 from sqlalchemy import Engine
 
 from wind_pipeline.etl.coverage import (
+    EPOCH_DAY,
     MINUTES_PER_DAY,
+    NS_PER_DAY,
     DayCoverage,
     day_positions,
     day_start,
+    epoch_ns,
     fingerprint,
     profile_days,
     split_days,
@@ -103,38 +106,18 @@ class EtlResult:
         return self.aggregates.iloc[self._day_index[1].get(day, _NO_ROWS)]
 
 
-_EPOCH = pd.Timestamp(0, tz="UTC")
-_EPOCH_DAY = _EPOCH.date()
 _NO_ROWS = np.array([], dtype=np.intp)
-
-
-def _utc_day_numbers(stamps: pd.Series) -> np.ndarray:
-    """Each timestamp's UTC day as days since 1970-01-01: integers, no `date` object a row."""
-    return ((pd.DatetimeIndex(stamps) - _EPOCH) // pd.Timedelta(days=1)).to_numpy()
-
-
-def _rows_per_day(stamps: pd.Series) -> dict[date, int]:
-    """How many rows each UTC day has (days without rows are left out)."""
-    numbers = _utc_day_numbers(stamps)
-    if not len(numbers):
-        return {}
-    first = int(numbers.min())
-    return {
-        _EPOCH_DAY + timedelta(days=first + offset): count
-        for offset, count in enumerate(np.bincount(numbers - first).tolist())
-        if count
-    }
 
 
 def _positions_by_day(stamps: pd.Series) -> dict[date, np.ndarray]:
     """The positions of each UTC day's rows, in their order in `stamps`."""
-    numbers = _utc_day_numbers(stamps)
+    numbers = epoch_ns(stamps) // NS_PER_DAY
     order = np.argsort(numbers, kind="stable")
     days, starts = np.unique(numbers[order], return_index=True)
     # Splitting at every start leaves an empty piece before the first (starts[0] is 0).
     pieces = np.split(order, starts)[1:]
     return {
-        _EPOCH_DAY + timedelta(days=number): positions
+        EPOCH_DAY + timedelta(days=number): positions
         for number, positions in zip(days.tolist(), pieces, strict=True)
     }
 
@@ -198,7 +181,6 @@ def run_etl(session: ConektorSession, target: Engine, days: list[date]) -> EtlRe
     aggregates = aggregate_cleaned(source)
     replace_window(target, aggregates, start, end, ids)
 
-    source_per_day = _rows_per_day(source["timestamp"])
     written = _positions_by_day(aggregates["timestamp"])
     result = EtlResult(
         start=start,
@@ -206,7 +188,7 @@ def run_etl(session: ConektorSession, target: Engine, days: list[date]) -> EtlRe
         days=[
             DayResult(
                 day,
-                source_per_day.get(day, 0),
+                int(rows),
                 len(written.get(day, _NO_ROWS)),
                 coverage=coverage,
                 api_seconds=seconds,
@@ -215,7 +197,9 @@ def run_etl(session: ConektorSession, target: Engine, days: list[date]) -> EtlRe
                 api_call_days=call.days,
                 quality=counts,
             )
-            for (day, coverage, seconds, size), counts in zip(fetched, quality, strict=True)
+            for (day, coverage, seconds, size), rows, counts in zip(
+                fetched, rows_read, quality, strict=True
+            )
         ],
         aggregates=aggregates,
         source=frame,
