@@ -47,3 +47,13 @@ def execute(url: str, sql: str, **params: object) -> int:
 
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def etl_resources(api_url: str, target_url: str) -> dict[str, object]:
+    """The Conektor client (short retry delays) and Target resources of a pipeline test run."""
+    from wind_pipeline.resources import ConektorClient, TargetDatabase
+
+    return {
+        "conektor": ConektorClient(base_url=api_url, backoff_seconds=0.05),
+        "target_db": TargetDatabase(url=target_url),
+    }

@@ -14,8 +14,7 @@ import dagster as dg
 
 from wind_pipeline.assets.aggregates import wind_10min_aggregates
 from wind_pipeline.checks import wind_10min_aggregates_checks
-from wind_pipeline.resources import ConektorClient, TargetDatabase
-from wind_pipeline_tests.helpers import scalar, table_snapshot
+from wind_pipeline_tests.helpers import etl_resources, scalar, table_snapshot
 
 DAYS = ["2024-01-01", "2024-01-02", "2024-01-03"]
 RANGE_TAGS = {
@@ -29,10 +28,7 @@ def backfill(api_url: str, target_url: str, instance: dg.DagsterInstance):
         [wind_10min_aggregates, wind_10min_aggregates_checks],
         instance=instance,
         tags=RANGE_TAGS,
-        resources={
-            "conektor": ConektorClient(base_url=api_url, backoff_seconds=0.05),
-            "target_db": TargetDatabase(url=target_url),
-        },
+        resources=etl_resources(api_url, target_url),
         raise_on_error=False,
     )
 

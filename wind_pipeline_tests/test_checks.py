@@ -25,9 +25,9 @@ from wind_pipeline.checks import (
 )
 from wind_pipeline.checks.aggregates import EVALUATE, RunRows, expected_rows
 from wind_pipeline.etl.coverage import profile_day, profile_days, split_days
-from wind_pipeline.resources import ConektorClient, SourceDatabase, TargetDatabase
+from wind_pipeline.resources import SourceDatabase, TargetDatabase
 from wind_pipeline.source_data import generate_turbine_data, seed_source
-from wind_pipeline_tests.helpers import execute
+from wind_pipeline_tests.helpers import etl_resources, execute
 
 DAY = "2024-01-05"
 ERROR, WARN = dg.AssetCheckSeverity.ERROR, dg.AssetCheckSeverity.WARN
@@ -68,10 +68,7 @@ def aggregate(api_url: str, target_url: str, *, checks_only: bool = False):
         [wind_10min_aggregates, wind_10min_aggregates_checks],
         selection=selection,
         **partition,
-        resources={
-            "conektor": ConektorClient(base_url=api_url, backoff_seconds=0.05),
-            "target_db": TargetDatabase(url=target_url),
-        },
+        resources=etl_resources(api_url, target_url),
         raise_on_error=False,
     )
 

@@ -6,17 +6,13 @@ import dagster as dg
 import sqlalchemy as sa
 
 from wind_pipeline.assets.aggregates import wind_10min_aggregates
-from wind_pipeline.resources import ConektorClient, TargetDatabase
-from wind_pipeline_tests.helpers import scalar, table_snapshot
+from wind_pipeline_tests.helpers import etl_resources, scalar, table_snapshot
 
 
 def materialize(api_url: str, target_url: str, **kwargs) -> dg.ExecuteInProcessResult:
     return dg.materialize(
         [wind_10min_aggregates],
-        resources={
-            "conektor": ConektorClient(base_url=api_url, backoff_seconds=0.05),
-            "target_db": TargetDatabase(url=target_url),
-        },
+        resources=etl_resources(api_url, target_url),
         raise_on_error=False,
         **kwargs,
     )

@@ -10,7 +10,7 @@ import pandas as pd
 
 from wind_pipeline.checks import wind_10min_aggregates_checks
 from wind_pipeline.etl import run_memo
-from wind_pipeline.resources import ConektorClient, TargetDatabase
+from wind_pipeline_tests.helpers import etl_resources
 from wind_pipeline_tests.test_backfill import DAYS, RANGE_TAGS, backfill
 
 TAKEN = "taken from this run's asset step"
@@ -58,10 +58,7 @@ def test_a_backfill_checks_with_its_assets_rows_and_checks_alone_read_the_api(ap
             [wind_10min_aggregates_checks],
             instance=instance,
             tags=RANGE_TAGS,
-            resources={
-                "conektor": ConektorClient(base_url=api_url, backoff_seconds=0.05),
-                "target_db": TargetDatabase(url=target_url),
-            },
+            resources=etl_resources(api_url, target_url),
             selection=dg.AssetSelection.checks_for_assets("wind_10min_aggregates"),
         )
         assert alone.success

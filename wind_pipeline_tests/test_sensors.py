@@ -15,10 +15,10 @@ import sqlalchemy as sa
 
 from api_service.models import source_table
 from wind_pipeline.assets.aggregates import wind_10min_aggregates
-from wind_pipeline.resources import ConektorClient, TargetDatabase
+from wind_pipeline.resources import ConektorClient
 from wind_pipeline.sensors import LOOKBACK_DAYS, candidate_days, wind_late_data_sensor
 from wind_pipeline.source_data import generate_turbine_data, seed_source
-from wind_pipeline_tests.helpers import execute
+from wind_pipeline_tests.helpers import etl_resources, execute
 
 FULL = generate_turbine_data(datetime(2024, 1, 1, tzinfo=UTC), 4)
 LATE_GAP = (FULL["timestamp"] >= "2024-01-03T10:00Z") & (FULL["timestamp"] < "2024-01-03T10:10Z")
@@ -73,10 +73,7 @@ def test_sensor_requests_new_complete_days_then_exactly_the_days_that_changed(
             [wind_10min_aggregates],
             instance=instance,
             partition_key=day,
-            resources={
-                "conektor": ConektorClient(base_url=api, backoff_seconds=0.05),
-                "target_db": TargetDatabase(url=target_url),
-            },
+            resources=etl_resources(api, target_url),
         )
         assert result.success
 
