@@ -345,6 +345,13 @@ def render(results: dict) -> str:
     def met(ok: bool) -> str:
         return "yes" if ok else "**no**"
 
+    def spread(d: dict, scale: float = 1.0, digits: int = 2, unit: str = "s") -> str:
+        """`median unit (min–max)` of one measurement."""
+        return (
+            f"{d['median'] * scale:.{digits}f} {unit} "
+            f"({d['min'] * scale:.{digits}f}–{d['max'] * scale:.{digits}f})"
+        )
+
     lines = [
         "# Benchmark results",
         "",
@@ -353,18 +360,18 @@ def render(results: dict) -> str:
         f"Machine: {m['cpu']}, {m['cores']} cores, {m['memory_gib']} GiB; PostgreSQL {m.get('postgresql')}; "
         f"Python {m['python']}; {m['os']}.",
         "",
-        "| scenario | measured (median) | reference (median) | ratio / throughput | target | met |",
+        "| scenario | measured: median (min–max) | reference: median | ratio / throughput | target | met |",
         "|---|---|---|---|---|---|",
     ]
     for key, s in seed.items():
         year_scale = s["rows"] >= 365 * 1440
         lines.append(
-            f"| seed the source, {key.replace('_', ' ')} ({s['rows']:,} rows) | {s['median']:.3f} s | "
+            f"| seed the source, {key.replace('_', ' ')} ({s['rows']:,} rows) | {spread(s, digits=3)} | "
             f"| {s['rows_per_s']:,.0f} rows/s | ≥ 200,000 rows/s for the year | "
             f"{met(s['rows_per_s'] >= 200_000) if year_scale else ''} |"
         )
     lines.append(
-        f"| ETL core, one day (API read + aggregate + load) | {etl['etl_core']['median'] * 1000:.1f} ms | "
+        f"| ETL core, one day (API read + aggregate + load) | {spread(etl['etl_core'], 1000, 1, 'ms')} | "
         f"SQL floor {etl['sql_floor']['median'] * 1000:.1f} ms | {etl['ratio']:.2f}× | ≤ 3× | "
         f"{met(etl['ratio'] <= 3)} |"
     )
@@ -379,14 +386,14 @@ def render(results: dict) -> str:
                 met(all(y <= x * 1.1 for x, y in itertools.pairwise(per_days))),
             )
         lines.append(
-            f"| single-run backfill, {b['days']} days (CLI) | {b['median']:.2f} s | "
+            f"| single-run backfill, {b['days']} days (CLI) | {spread(b)} | "
             f"ETL core × days {etl['etl_core']['median'] * b['days']:.2f} s; "
             f"Dagster's floor {b['dagster_floor']:.2f} s | "
             f"{b['per_day'] * 1000:.0f} ms/day; {b['ratio_to_floor']:.2f}× the floor | "
             f"{target} | {ok} |"
         )
     lines.append(
-        f"| `dagster asset materialize`, one partition | {one['ours']['median']:.2f} s | "
+        f"| `dagster asset materialize`, one partition | {spread(one['ours'])} | "
         f"no-op asset {one['noop']['median']:.2f} s | {one['ratio']:.2f}× | ≤ 1.3× | "
         f"{met(one['ratio'] <= 1.3)} |"
     )
