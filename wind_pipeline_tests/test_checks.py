@@ -243,6 +243,8 @@ def test_profile_days_describes_each_day_as_profile_day_does():
     source.loc[source["timestamp"] == at(2, "12:00"), "wind_speed"] = np.nan
     source.loc[source["timestamp"] == at(2, "12:01"), "power"] = np.inf
     source.loc[source["timestamp"] == at(2, "05:00"), "timestamp"] = at(2, "05:00", 30)
+    # Day 4: 1,440 distinct times, but 06:01 is missing (06:00:30 does not stand in for it).
+    source.loc[source["timestamp"] == at(4, "06:01"), "timestamp"] = at(4, "06:00", 30)
     repeated = source[source["timestamp"] == at(4, "06:00")]
     source = pd.concat([source, repeated]).sort_values("timestamp", ignore_index=True)
     frames = split_days(source, FIVE_DAYS)
@@ -252,7 +254,9 @@ def test_profile_days_describes_each_day_as_profile_day_does():
     for day, profile in zip(FIVE_DAYS, profiles, strict=True):
         # The fingerprint is the one thing profile_days leaves out.
         assert profile == dataclasses.replace(profile_day(day, frames[day]), fingerprint="")
-    assert [p.minutes_present for p in profiles] == [1440, 1380, 1440, 0, 1440]
+    assert [p.minutes_present for p in profiles] == [1440, 1380, 1440, 0, 1439]
+    assert not profiles[4].complete
+    assert profiles[4].missing_ranges == ((at(4, "06:01"), at(4, "06:01")),)
     assert profiles[1].missing_ranges == ((at(1, "10:00"), at(1, "10:59")),)
     assert profiles[2].unusable == {"wind_speed": 1, "power": 1}
     assert profiles[3].missing_ranges == ((at(3, "00:00"), at(3, "23:59")),)

@@ -110,7 +110,8 @@ def profile_day(
     unusable = (~np.isfinite(values)).sum(axis=0) if len(frame) else np.zeros(len(variables))
     return DayCoverage(
         day=day,
-        minutes_present=int(frame["timestamp"].nunique()),
+        # Whole minutes with a row: a 12:00:30 row beside 12:00 does not make up for 12:01.
+        minutes_present=int(pd.DatetimeIndex(frame["timestamp"]).floor("min").nunique()),
         unusable={name: int(count) for name, count in zip(variables, unusable, strict=True)},
         missing_ranges=missing_minute_ranges(day, frame["timestamp"]),
         fingerprint=fingerprint(frame, variables),
@@ -168,9 +169,6 @@ def profile_days(
     stamps = epoch_ns(frame["timestamp"])[inside]
     count = len(days)
 
-    # Distinct times, as profile_day's nunique counts them (a time belongs to one day only).
-    distinct = ~pd.Series(stamps).duplicated().to_numpy()
-    minutes_present = np.bincount(positions[distinct], minlength=count)
     values = frame[list(variables)].to_numpy(dtype="float64", na_value=np.nan)[inside]
     unusable = [
         np.bincount(positions, weights=~np.isfinite(values[:, i]), minlength=count)
@@ -180,6 +178,7 @@ def profile_days(
     grid = np.zeros((count, MINUTES_PER_DAY), dtype=bool)
     grid[positions, (stamps // NS_PER_MINUTE) % MINUTES_PER_DAY] = True
     whole = grid.all(axis=1)
+    minutes_present = grid.sum(axis=1)
 
     return [
         DayCoverage(
