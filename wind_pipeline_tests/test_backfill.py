@@ -107,10 +107,16 @@ def test_three_day_backfill_is_one_run_with_a_materialization_and_checks_per_day
         } == {day: meta["source_fingerprint"].value for day, meta in materializations.items()}
 
 
-def test_cli_partition_range_is_one_run(api_url, target_url, tmp_path: Path, monkeypatch):
+def test_cli_partition_range_is_one_run(
+    api_url, target_url, tmp_path: Path, monkeypatch, new_database
+):
+    """On the instance `wind-stack up` writes (PostgreSQL, the pooled event log, batched
+    materialization events): one run, and Dagster's own partition and check status per day."""
+    from wind_pipeline.local_stack import dagster_instance_yaml
+
     home = tmp_path / "dagster_home"
     home.mkdir()
-    (home / "dagster.yaml").write_text("")
+    (home / "dagster.yaml").write_text(dagster_instance_yaml(new_database("dagster_cli")))
     env = {
         **os.environ,
         "DAGSTER_HOME": str(home),
@@ -150,3 +156,10 @@ def test_cli_partition_range_is_one_run(api_url, target_url, tmp_path: Path, mon
         assert partitions == DAYS
         checks = instance.all_logs(run.run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION)
         assert len(checks) == 4 * 3, "the CLI run checks every day too"
+        # What the UI's partition bar and check status read, from the batched events.
+        key = wind_10min_aggregates.key
+        assert instance.get_materialized_partitions(key) == set(DAYS)
+        complete = dg.AssetCheckKey(key, "complete")
+        history = instance.event_log_storage.get_asset_check_execution_history(complete, limit=10)
+        assert sorted(r.partition for r in history) == DAYS
+        assert {r.status.value for r in history} == {"SUCCEEDED"}
