@@ -72,12 +72,12 @@ def build_wind_10min_aggregates(
     ) -> dg.MaterializeResult:
         """Wind speed and power as 10-minute mean, min, max and sample std, one UTC day a partition.
 
-        Reads the day's one-minute rows through the Conektor API, aggregates them with pandas
-        (buckets closed on the left, labelled by their start), and replaces the days of the run
-        in the Target's `data` table, for the eight signals, in one transaction: re-running a day
-        gives the same table. A backfill of many days is one run. Each partition records its
-        row counts, the Source's coverage of the day, the API call's cost, a preview of its
-        buckets and a chart of the day.
+        Reads the run's one-minute rows through the Conektor API (one paged call for all its
+        days), aggregates them with pandas (buckets closed on the left, labelled by their
+        start), and replaces the days of the run in the Target's `data` table, for the eight
+        signals, in one transaction: re-running a day gives the same table. A backfill of many
+        days is one run. Each partition records its row counts, the Source's coverage of the
+        day, its share of the API call's cost, a preview of its buckets and a chart of the day.
         """
         window = context.partition_time_window
         days = days_between(window.start, window.end)
