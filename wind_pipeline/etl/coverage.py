@@ -22,6 +22,7 @@ MINUTES_PER_DAY = 1440
 NS_PER_DAY = 86_400 * 10**9
 NS_PER_MINUTE = 60 * 10**9
 EPOCH_DAY = date(1970, 1, 1)
+NO_ROWS = np.array([], dtype=np.intp)
 # Days read per paged `/data` call when reading several days: the API pages them (100,000
 # rows a page), so a year of consecutive days is one call of a few pages.
 FETCH_CHUNK_DAYS = 366
@@ -193,11 +194,24 @@ def profile_days(
     ]
 
 
+def positions_by_day(stamps: pd.Series) -> dict[date, np.ndarray]:
+    """The positions of each UTC day's rows, in their order in `stamps` (days without rows are
+    left out). Integer day numbers and one sort: no `date` object a row."""
+    numbers = epoch_ns(stamps) // NS_PER_DAY
+    order = np.argsort(numbers, kind="stable")
+    days, starts = np.unique(numbers[order], return_index=True)
+    # Splitting at every start leaves an empty piece before the first (starts[0] is 0).
+    pieces = np.split(order, starts)[1:]
+    return {
+        EPOCH_DAY + timedelta(days=number): positions
+        for number, positions in zip(days.tolist(), pieces, strict=True)
+    }
+
+
 def split_days(frame: pd.DataFrame, days: Iterable[date]) -> dict[date, pd.DataFrame]:
     """The rows of each requested UTC day (an empty frame for a day without rows)."""
-    labels = frame["timestamp"].dt.floor("D").dt.date
-    groups = {day: part.reset_index(drop=True) for day, part in frame.groupby(labels, sort=True)}
-    return {day: groups.get(day, frame.iloc[0:0]) for day in days}
+    positions = positions_by_day(frame["timestamp"])
+    return {day: frame.iloc[positions.get(day, NO_ROWS)].reset_index(drop=True) for day in days}
 
 
 def fetch_days(

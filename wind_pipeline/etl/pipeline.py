@@ -11,14 +11,13 @@ import pandas as pd
 from sqlalchemy import Engine
 
 from wind_pipeline.etl.coverage import (
-    EPOCH_DAY,
     MINUTES_PER_DAY,
-    NS_PER_DAY,
+    NO_ROWS,
     DayCoverage,
     day_positions,
     day_start,
-    epoch_ns,
     fingerprint,
+    positions_by_day,
     profile_days,
     split_days,
 )
@@ -102,24 +101,8 @@ class EtlResult:
         # Group the rows by day once, not a mask over the whole run a day: a backfill asks
         # for every day of the run, which made the masks O(days x rows).
         if self._day_index is None or self._day_index[0] is not self.aggregates:
-            self._day_index = (self.aggregates, _positions_by_day(self.aggregates["timestamp"]))
-        return self.aggregates.iloc[self._day_index[1].get(day, _NO_ROWS)]
-
-
-_NO_ROWS = np.array([], dtype=np.intp)
-
-
-def _positions_by_day(stamps: pd.Series) -> dict[date, np.ndarray]:
-    """The positions of each UTC day's rows, in their order in `stamps`."""
-    numbers = epoch_ns(stamps) // NS_PER_DAY
-    order = np.argsort(numbers, kind="stable")
-    days, starts = np.unique(numbers[order], return_index=True)
-    # Splitting at every start leaves an empty piece before the first (starts[0] is 0).
-    pieces = np.split(order, starts)[1:]
-    return {
-        EPOCH_DAY + timedelta(days=number): positions
-        for number, positions in zip(days.tolist(), pieces, strict=True)
-    }
+            self._day_index = (self.aggregates, positions_by_day(self.aggregates["timestamp"]))
+        return self.aggregates.iloc[self._day_index[1].get(day, NO_ROWS)]
 
 
 def days_between(start: datetime, end: datetime) -> list[date]:
@@ -181,7 +164,7 @@ def run_etl(session: ConektorSession, target: Engine, days: list[date]) -> EtlRe
     aggregates = aggregate_cleaned(source)
     replace_window(target, aggregates, start, end, ids)
 
-    written = _positions_by_day(aggregates["timestamp"])
+    written = positions_by_day(aggregates["timestamp"])
     result = EtlResult(
         start=start,
         end=end,
@@ -189,7 +172,7 @@ def run_etl(session: ConektorSession, target: Engine, days: list[date]) -> EtlRe
             DayResult(
                 day,
                 int(rows),
-                len(written.get(day, _NO_ROWS)),
+                len(written.get(day, NO_ROWS)),
                 coverage=coverage,
                 api_seconds=seconds,
                 api_bytes=size,
