@@ -21,7 +21,7 @@ downstream of it in the same run):
 
 import io
 import warnings
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from functools import cached_property
@@ -40,7 +40,7 @@ from wind_pipeline.etl.coverage import (
     day_start,
     describe_ranges,
     epoch_ns,
-    fetch_days,
+    fetch_rows,
     profile_days,
     slot_gaps,
 )
@@ -227,13 +227,9 @@ class RunRows:
     actual: pd.DataFrame
 
     @classmethod
-    def of(
-        cls, days: Sequence[date], sources: Mapping[date, pd.DataFrame], target: pd.DataFrame
-    ) -> "RunRows":
-        """From distinct `days`, their Source rows (as `fetch_days` gives them) and Target rows."""
+    def of(cls, days: Sequence[date], source: pd.DataFrame, target: pd.DataFrame) -> "RunRows":
+        """From distinct `days`, their Source rows (as `fetch_rows` gives them) and Target rows."""
         days = tuple(days)
-        frames = [frame for frame in sources.values() if not frame.empty]
-        source = pd.concat(frames, ignore_index=True) if frames else next(iter(sources.values()))
         actual = _label(target, days)
         actual["duplicate"] = actual.duplicated(["timestamp", "code"]).to_numpy()
         return cls(days, source, _label(expected_rows(source), days), actual)
@@ -536,12 +532,12 @@ def wind_10min_aggregates_checks(
     days = [date.fromisoformat(key) for key in context.partition_keys]
     selected = context.selected_asset_check_keys
     # Right after this run's asset step, its Source rows; otherwise read through the API.
-    sources = run_memo.take(context.run.run_id, days)
-    if sources is None:
-        sources = fetch_days(conektor.session, days)
+    source = run_memo.take(context.run.run_id, days)
+    if source is None:
+        source = fetch_rows(conektor.session, days)
     else:
         context.log.info(f"Source rows of {len(days)} day(s) taken from this run's asset step")
-    run = RunRows.of(days, sources, read_target_days(target_db.engine, days))
+    run = RunRows.of(days, source, read_target_days(target_db.engine, days))
     names = [name for name, spec in SPECS.items() if spec.key in selected]
     # Each check once over all days (a year in a fraction of a second), then a verdict per day.
     by_check = {name: EVALUATE[name](run) for name in names}

@@ -214,36 +214,41 @@ def split_days(frame: pd.DataFrame, days: Iterable[date]) -> dict[date, pd.DataF
     return {day: frame.iloc[positions.get(day, NO_ROWS)].reset_index(drop=True) for day in days}
 
 
+def fetch_rows(
+    session: ConektorSession,
+    days: Sequence[date],
+    variables: Sequence[str] = AGGREGATED_VARIABLES,
+    chunk_days: int = FETCH_CHUNK_DAYS,
+) -> pd.DataFrame:
+    """The Source rows of `days` (at least one) through the Conektor API, as one frame.
+
+    `days` need not be consecutive: each run of consecutive days (up to `chunk_days`) is one
+    paged call.
+    """
+    chunks: list[list[date]] = []
+    for day in sorted(set(days)):
+        chunk = chunks[-1] if chunks else None
+        if chunk and day == chunk[-1] + timedelta(days=1) and len(chunk) < chunk_days:
+            chunk.append(day)
+        else:
+            chunks.append([day])
+    frames = [
+        session.fetch_window(day_start(c[0]), day_start(c[-1] + timedelta(days=1)), variables)
+        for c in chunks
+    ]
+    return frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
+
+
 def fetch_days(
     session: ConektorSession,
     days: Sequence[date],
     variables: Sequence[str] = AGGREGATED_VARIABLES,
     chunk_days: int = FETCH_CHUNK_DAYS,
 ) -> dict[date, pd.DataFrame]:
-    """Each day's Source rows through the Conektor API, many days per paged call.
-
-    `days` need not be consecutive: each run of consecutive days is read in chunks.
-    """
-    result: dict[date, pd.DataFrame] = {}
-    ordered = sorted(set(days))
-    chunk: list[date] = []
-    for day in ordered:
-        if chunk and (day != chunk[-1] + timedelta(days=1) or len(chunk) == chunk_days):
-            result |= _fetch_chunk(session, chunk, variables)
-            chunk = []
-        chunk.append(day)
-    if chunk:
-        result |= _fetch_chunk(session, chunk, variables)
-    return result
-
-
-def _fetch_chunk(
-    session: ConektorSession, days: list[date], variables: Sequence[str]
-) -> dict[date, pd.DataFrame]:
-    frame = session.fetch_window(
-        day_start(days[0]), day_start(days[-1] + timedelta(days=1)), variables
-    )
-    return split_days(frame, days)
+    """Each day's Source rows through the Conektor API (`fetch_rows`, split by day)."""
+    if not days:
+        return {}
+    return split_days(fetch_rows(session, days, variables, chunk_days), days)
 
 
 def describe_ranges(ranges: Sequence[tuple[datetime, datetime]], limit: int = 5) -> str:

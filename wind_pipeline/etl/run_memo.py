@@ -19,7 +19,7 @@ from datetime import date
 
 import pandas as pd
 
-from wind_pipeline.etl.coverage import split_days
+from wind_pipeline.etl.coverage import day_positions
 
 _lock = threading.Lock()
 _latest: tuple[str, frozenset[date], pd.DataFrame] | None = None
@@ -32,11 +32,12 @@ def remember(run_id: str, days: Sequence[date], frame: pd.DataFrame) -> None:
         _latest = (run_id, frozenset(days), frame)
 
 
-def take(run_id: str, days: Sequence[date]) -> dict[date, pd.DataFrame] | None:
-    """Each day's rows if run `run_id` read all of `days`, else None. Either way, forget them."""
+def take(run_id: str, days: Sequence[date]) -> pd.DataFrame | None:
+    """The rows of `days` if run `run_id` read all of them, else None. Either way, forget them."""
     global _latest
     with _lock:
         latest, _latest = _latest, None
     if latest is None or latest[0] != run_id or not set(days) <= latest[1]:
         return None
-    return split_days(latest[2], days)
+    frame = latest[2]
+    return frame[day_positions(frame["timestamp"], days) >= 0].reset_index(drop=True)
