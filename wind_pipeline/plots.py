@@ -17,6 +17,7 @@ from html import escape
 import numpy as np
 import pandas as pd
 
+from wind_pipeline.etl.coverage import mask_runs
 from wind_pipeline.target_models import SIGNAL_NAMES
 
 WIDTH, HEIGHT = 760, 430
@@ -94,15 +95,6 @@ def nice_ticks(low: float, high: float, count: int = 5) -> list[float]:
     return [round(first + i * step, 10) for i in range(n + 1)]
 
 
-def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
-    """[start, end) index runs where `mask` is true: a gap in the data breaks the line."""
-    padded = np.zeros(len(mask) + 2, dtype=bool)
-    padded[1:-1] = mask
-    # Where the padded mask flips: run starts and ends alternate.
-    edges = np.flatnonzero(padded[1:] != padded[:-1]).tolist()
-    return list(zip(edges[::2], edges[1::2], strict=True))
-
-
 @functools.lru_cache(maxsize=256)
 def _path_template(start: int, end: int, closed: bool) -> str:
     """`x,%.1f` for the buckets [start, end), then back again if `closed` (a band's outline).
@@ -139,7 +131,7 @@ def _panel_svg(panel: Panel, stats: np.ndarray, y0: float, height: float) -> lis
         return y0 + height - (clipped - y_low) / (y_high - y_low) * height
 
     # Buckets without data are shaded grey, so a gap reads as missing data, not as a dip.
-    for start, end in _runs(~present):
+    for start, end in mask_runs(~present):
         x_start = LEFT + start * BUCKET_MINUTES * X_OF
         width = (end - start) * BUCKET_MINUTES * X_OF
         parts.append(
@@ -154,7 +146,7 @@ def _panel_svg(panel: Panel, stats: np.ndarray, y0: float, height: float) -> lis
         )
 
     y_means, y_lows, y_highs = y_of(stats).T
-    for start, end in _runs(present & finite & np.isfinite(means)):
+    for start, end in mask_runs(present & finite & np.isfinite(means)):
         sl = slice(start, end)
         band = _path_template(start, end, True) % tuple(
             np.concatenate([y_highs[sl], y_lows[sl][::-1]]).tolist()

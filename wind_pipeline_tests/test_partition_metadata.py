@@ -10,9 +10,10 @@ import pandas as pd
 import pytest
 
 from wind_pipeline.assets.partition_metadata import buckets_preview, partition_metadata
+from wind_pipeline.etl.coverage import mask_runs
 from wind_pipeline.etl.pipeline import DayResult
 from wind_pipeline.etl.transform import aggregate_10min
-from wind_pipeline.plots import SignalGrid, _path_template, _runs, day_chart_svg
+from wind_pipeline.plots import SignalGrid, _path_template, day_chart_svg
 from wind_pipeline.source_data import generate_turbine_data
 from wind_pipeline.target_models import SIGNAL_NAMES
 
@@ -98,7 +99,7 @@ def test_runs_are_the_true_stretches():
             elif not flag and start is not None:
                 expected.append((start, i))
                 start = None
-        assert _runs(mask) == expected
+        assert mask_runs(mask) == expected
 
 
 def test_path_points_are_each_bucket_middle_and_value():

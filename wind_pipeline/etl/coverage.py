@@ -140,6 +140,15 @@ def day_positions(stamps: pd.Series | pd.DatetimeIndex, days: Sequence[date]) ->
     return positions
 
 
+def mask_runs(mask: np.ndarray) -> list[tuple[int, int]]:
+    """[start, end) index runs where `mask` is true."""
+    padded = np.zeros(len(mask) + 2, dtype=bool)
+    padded[1:-1] = mask
+    # Where the padded mask flips: run starts and ends alternate.
+    edges = np.flatnonzero(padded[1:] != padded[:-1]).tolist()
+    return list(zip(edges[::2], edges[1::2], strict=True))
+
+
 def slot_gaps(
     start: datetime, present: np.ndarray, step: timedelta
 ) -> tuple[tuple[datetime, datetime], ...]:
@@ -147,12 +156,8 @@ def slot_gaps(
 
     The same runs `time_runs` finds in the absent slots' times, from one boolean row of a grid.
     """
-    edges = np.diff(np.concatenate(([1], present.astype(np.int8), [1])))
-    firsts = np.flatnonzero(edges == -1)
-    lasts = np.flatnonzero(edges == 1) - 1
     return tuple(
-        (start + step * int(first), start + step * int(last))
-        for first, last in zip(firsts, lasts, strict=True)
+        (start + step * first, start + step * (end - 1)) for first, end in mask_runs(~present)
     )
 
 
