@@ -14,13 +14,11 @@ import dagster as dg
 
 from wind_pipeline.assets.aggregates import wind_10min_aggregates
 from wind_pipeline.checks import wind_10min_aggregates_checks
+from wind_pipeline_tests.faultkit import range_tags
 from wind_pipeline_tests.helpers import etl_resources, scalar, table_snapshot
 
 DAYS = ["2024-01-01", "2024-01-02", "2024-01-03"]
-RANGE_TAGS = {
-    "dagster/asset_partition_range_start": DAYS[0],
-    "dagster/asset_partition_range_end": DAYS[-1],
-}
+RANGE_TAGS = range_tags(DAYS[0], DAYS[-1])
 
 
 def backfill(api_url: str, target_url: str, instance: dg.DagsterInstance):

@@ -6,6 +6,7 @@ import dagster as dg
 import sqlalchemy as sa
 
 from wind_pipeline.assets.aggregates import wind_10min_aggregates
+from wind_pipeline_tests.faultkit import range_tags
 from wind_pipeline_tests.helpers import etl_resources, scalar, table_snapshot
 
 
@@ -61,10 +62,7 @@ def test_rerun_repairs_a_tampered_row_and_leaves_other_days(api_url, target_url)
 
 
 def test_single_run_range_writes_each_day_and_records_each_partition(api_url, target_url):
-    tags = {
-        "dagster/asset_partition_range_start": "2024-01-02",
-        "dagster/asset_partition_range_end": "2024-01-04",
-    }
+    tags = range_tags("2024-01-02", "2024-01-04")
     result = materialize(api_url, target_url, tags=tags)
     assert result.success
     assert scalar(target_url, "SELECT count(*) FROM data") == 3 * 1152
@@ -91,10 +89,7 @@ def test_day_without_source_data_fails_clearly_and_leaves_target_untouched(api_u
 
 
 def test_range_with_one_empty_day_writes_nothing(api_url, target_url):
-    tags = {
-        "dagster/asset_partition_range_start": "2024-01-10",
-        "dagster/asset_partition_range_end": "2024-01-11",
-    }
+    tags = range_tags("2024-01-10", "2024-01-11")
     result = materialize(api_url, target_url, tags=tags)
     assert not result.success
     assert scalar(target_url, "SELECT count(*) FROM data") == 0
