@@ -448,9 +448,6 @@ class LocalStack:
         body = "".join(f"{key}={value}\n" for key, value in self.settings().items())
         self.env_file.write_text(header + body)
 
-    def dagster_instance_yaml(self) -> str:
-        return dagster_instance_yaml(self.postgres.url(DAGSTER_DB))
-
     def write_dagster_instance(self) -> bool:
         """Write DAGSTER_HOME/dagster.yaml unless it is someone's own file; True if written."""
         if self.dagster_home is None:
@@ -460,7 +457,7 @@ class LocalStack:
         if current.strip() and not current.startswith(DAGSTER_YAML_HEADER):
             return False
         self.dagster_home.mkdir(parents=True, exist_ok=True)
-        path.write_text(self.dagster_instance_yaml())
+        path.write_text(dagster_instance_yaml(self.postgres.url(DAGSTER_DB)))
         return True
 
     # -- API process ---------------------------------------------------------------------
