@@ -4,64 +4,105 @@ By default the suite starts its own embedded PostgreSQL (from the `embedded-post
 wheel) in a temporary folder. Set WIND_TEST_PG_URL to an admin URL of another server
 (e.g. postgresql+psycopg2://postgres:secret@db.example:5432/postgres) to use that instead;
 the suite then creates and drops its own `wind_test_*` databases there.
+
+Nothing here starts a server or connects at import or collection: the server starts the
+first time a test asks for a database fixture, so `unit/` runs with no PostgreSQL at all.
+The plumbing lives in `support/`; this file only exposes it as fixtures, marks each test
+by its folder and gives the session its own base temp folder.
 """
 
 from __future__ import annotations
 
-import itertools
 import os
-import threading
-import time
+import shutil
+import tempfile
 import warnings
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import dagster as dg
 import httpx
 import pytest
 import sqlalchemy as sa
-import uvicorn
 
-from api_service.main import create_app
-from api_service.settings import ApiSettings
-from wind_pipeline.local_stack import EmbeddedPostgres, apply_reader_role, free_port
-from wind_pipeline.source_data import generate_turbine_data
-from wind_pipeline.target_models import create_target_schema
-from wind_pipeline_tests.helpers import seed
+from wind_pipeline_tests.support.api_server import ApiServer
+from wind_pipeline_tests.support.helpers import REPO_ROOT, seed
+from wind_pipeline_tests.support.postgres import create_database, drop_database, reader_url
 
 warnings.filterwarnings("ignore", category=dg.BetaWarning)
 
-_db_counter = itertools.count()
+TESTS_ROOT = Path(__file__).resolve().parent
 
-# The read-only role's password on the test server (unused by the embedded server, which
-# trusts loopback; needed when WIND_TEST_PG_URL names a server that checks passwords).
-READER_TEST_PASSWORD = "conektor-reader-test"
-
-
-def _admin_engine(url: str) -> sa.Engine:
-    return sa.create_engine(url, isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool)
+# One marker per folder (registered in pyproject.toml); a test gets its folder's marker.
+FOLDER_MARKERS = ("unit", "api", "pipeline", "dagster", "faults", "stack", "deployment")
 
 
-def database_url(admin_url: str, name: str) -> str:
-    return sa.make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+# --- the session's own base temp folder ---------------------------------------------------
+# pytest's default root (/tmp/pytest-of-<user>) is shared by every pytest on the machine and
+# each session prunes old entries there, which can delete this suite's embedded PostgreSQL
+# data mid-run. Each session instead gets a fresh folder under .pytest-tmp/ (gitignored, or
+# WIND_TEST_TMP), named by its pid: a folder whose process is gone is removed at the next
+# start; a passing session removes its own. `--basetemp` on the command line still wins.
+
+_OWN_BASETEMP: Path | None = None
 
 
-def create_database(admin_url: str, prefix: str) -> str:
-    """A new empty database on the test server; returns its URL."""
-    name = f"wind_test_{prefix}_{os.getpid()}_{next(_db_counter)}"
-    engine = _admin_engine(admin_url)
-    with engine.connect() as conn:
-        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    engine.dispose()
-    return database_url(admin_url, name)
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
-def drop_database(admin_url: str, url: str) -> None:
-    name = sa.make_url(url).database
-    engine = _admin_engine(admin_url)
-    with engine.connect() as conn:
-        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    engine.dispose()
+def _prune_stale(root: Path) -> None:
+    for entry in root.glob("run-*"):
+        try:
+            pid = int(entry.name.split("-")[1])
+        except (IndexError, ValueError):
+            continue
+        if pid != os.getpid() and not _pid_alive(pid):
+            shutil.rmtree(entry, ignore_errors=True)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config: pytest.Config) -> None:
+    global _OWN_BASETEMP
+    if config.option.basetemp or hasattr(config, "workerinput"):
+        return
+    root = Path(os.environ.get("WIND_TEST_TMP") or REPO_ROOT / ".pytest-tmp")
+    root.mkdir(parents=True, exist_ok=True)
+    _prune_stale(root)
+    _OWN_BASETEMP = Path(tempfile.mkdtemp(prefix=f"run-{os.getpid()}-", dir=root))
+    config.option.basetemp = str(_OWN_BASETEMP)
+
+
+_exit_key = pytest.StashKey[int]()
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    session.config.stash[_exit_key] = int(exitstatus)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    # After every fixture (and the PostgreSQL server) is finished; kept when a test failed.
+    if _OWN_BASETEMP is not None and config.stash.get(_exit_key, 1) == 0:
+        shutil.rmtree(_OWN_BASETEMP, ignore_errors=True)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        try:
+            folder = Path(item.path).resolve().relative_to(TESTS_ROOT).parts[0]
+        except ValueError:
+            continue
+        if folder in FOLDER_MARKERS:
+            item.add_marker(getattr(pytest.mark, folder))
+
+
+# --- PostgreSQL ---------------------------------------------------------------------------
 
 
 @pytest.fixture(scope="session")
@@ -70,6 +111,8 @@ def pg_admin_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     if external:
         yield external
         return
+    from wind_pipeline.local_stack import EmbeddedPostgres, free_port
+
     server = EmbeddedPostgres(
         tmp_path_factory.mktemp("postgres") / "pgdata", free_port(), durable=False
     )
@@ -98,6 +141,8 @@ def new_database(pg_admin_url: str) -> Iterator[Callable[[str], str]]:
 @pytest.fixture(scope="session")
 def source_url(new_database: Callable[[str], str]) -> str:
     """The default seeded Source: 2024-01-01 .. 2024-01-10, 14,400 rows. Tests must not change it."""
+    from wind_pipeline.source_data import generate_turbine_data
+
     url = new_database("source")
     seed(url, generate_turbine_data())
     return url
@@ -106,6 +151,8 @@ def source_url(new_database: Callable[[str], str]) -> str:
 @pytest.fixture
 def target_url(new_database: Callable[[str], str]) -> str:
     """A fresh Target with the schema and the eight signals."""
+    from wind_pipeline.target_models import create_target_schema
+
     url = new_database("target")
     engine = sa.create_engine(url)
     create_target_schema(engine)
@@ -113,37 +160,7 @@ def target_url(new_database: Callable[[str], str]) -> str:
     return url
 
 
-def reader_url(db_url: str) -> str:
-    """Give `db_url`'s database the API's read-only role (api_service/sql/reader_role.sql);
-    return the URL the API connects with."""
-    return apply_reader_role(db_url, READER_TEST_PASSWORD)
-
-
-class ApiServer:
-    """The real Conektor app served by uvicorn on a loopback port, in a thread."""
-
-    def __init__(self, db_url: str, **settings: object):
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.app = create_app(ApiSettings(WIND_API_DB_URL=db_url, **settings))
-        config = uvicorn.Config(
-            self.app, host="127.0.0.1", port=self.port, log_level="warning", server_header=False
-        )
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-    def start(self) -> ApiServer:
-        self.thread.start()
-        deadline = time.monotonic() + 20
-        while not self.server.started:
-            if time.monotonic() > deadline or not self.thread.is_alive():
-                raise RuntimeError("the API server did not start")
-            time.sleep(0.02)
-        return self
-
-    def stop(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(10)
+# --- the Conektor API ---------------------------------------------------------------------
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,125 @@
+"""Missing or malformed WIND_* settings: one clear error naming the variable, no password.
+
+Each bad value is given to the real consumers: `load_settings` (shared by everything),
+`wind-etl`, a Dagster run whose resources read the environment, and the API process.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import dagster as dg
+import pytest
+from wind_pipeline.local_stack import free_port
+
+from wind_pipeline.assets.aggregates import wind_10min_aggregates
+from wind_pipeline.resources import ConektorClient, TargetDatabase
+from wind_pipeline.settings import ConfigurationError, load_settings, mask_passwords, redact
+from wind_pipeline_tests.support.faultkit import WIND_ETL, failure_text, subprocess_env
+
+SECRET = "s3cretPW"
+
+BAD = [
+    ("WIND_SOURCE_DB_URL", "", "empty value"),
+    ("WIND_SOURCE_DB_URL", "   ", "empty value"),
+    ("WIND_TARGET_DB_URL", "not a url", "not a database URL"),
+    ("WIND_TARGET_DB_URL", f"mysql://u:{SECRET}@h/d", "expected a postgresql:// URL"),
+    ("WIND_TARGET_DB_URL", f"postgresql://u:{SECRET}@h:notaport/d", "not a database URL"),
+    ("WIND_TARGET_DB_URL", f"postgresql://u:{SECRET}@h:99999/d", "port 99999 out of range"),
+    ("WIND_API_URL", "", "empty value"),
+    ("WIND_API_URL", "127.0.0.1:8765", "expected an http:// or https:// URL"),
+    ("WIND_API_URL", f"ftp://u:{SECRET}@h", "expected an http:// or https:// URL"),
+    ("WIND_API_URL", f"http://u:{SECRET}@h:badport", "not a valid URL"),
+    ("WIND_API_URL", "http://", "no host"),
+    ("WIND_API_URL", "http://h:8765/?x=1", "must be a base URL"),
+]
+
+
+@pytest.fixture
+def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path) -> pytest.MonkeyPatch:
+    """No WIND_* variable and no .env: only what the test sets."""
+    import os
+
+    for name in [n for n in os.environ if n.startswith("WIND_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
+    return monkeypatch
+
+
+@pytest.mark.parametrize(("name", "value", "fragment"), BAD)
+def test_load_settings_names_the_variable_and_hides_the_value(clean_env, name, value, fragment):
+    clean_env.setenv(name, value)
+    with pytest.raises(ConfigurationError) as caught:
+        load_settings()
+    message = str(caught.value)
+    assert f"{name}: {fragment}" in message
+    assert SECRET not in message and "\n" not in message
+
+
+def test_missing_variables_mean_the_documented_local_defaults(clean_env):
+    settings = load_settings()
+    assert settings.api_url == "http://127.0.0.1:8765"
+    assert settings.target_db_url.endswith("@127.0.0.1:54329/wind_target")
+
+
+def test_wind_etl_with_a_bad_setting_exits_2_in_one_line(tmp_path):
+    bad = f"http://u:{SECRET}@127.0.0.1:badport"
+    result = subprocess.run(
+        [WIND_ETL, "2024-01-05"],
+        env=subprocess_env({"WIND_API_URL": bad}),
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert "WIND_API_URL" in result.stderr and SECRET not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
+
+
+def test_a_dagster_run_with_a_bad_target_url_fails_naming_the_variable(clean_env, api_url):
+    clean_env.setenv("WIND_TARGET_DB_URL", f"mysql://u:{SECRET}@h/d")
+    result = dg.materialize(
+        [wind_10min_aggregates],
+        resources={"conektor": ConektorClient(base_url=api_url), "target_db": TargetDatabase()},
+        partition_key="2024-01-05",
+        raise_on_error=False,
+    )
+    assert not result.success
+    text = failure_text(result)
+    assert "WIND_TARGET_DB_URL: expected a postgresql:// URL" in text and SECRET not in text
+
+
+def _start_api(env: dict[str, str], tmp_path) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "uvicorn", "api_service.main:app", "--port", str(free_port())],
+        env=subprocess_env(env),
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_the_api_refuses_to_start_on_a_bad_db_url_without_printing_the_password(tmp_path):
+    result = _start_api({"WIND_API_DB_URL": f"postgresql://u:{SECRET}@h:notaport/d"}, tmp_path)
+    assert result.returncode != 0
+    assert SECRET not in result.stdout + result.stderr
+
+
+def test_the_api_names_a_malformed_db_url_variable_in_one_line(tmp_path):
+    result = _start_api({"WIND_API_DB_URL": "not a url"}, tmp_path)
+    assert result.returncode != 0
+    assert "WIND_API_DB_URL" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_mask_passwords_and_redact():
+    text = "at http://u:pw1@h:1/a and postgresql+psycopg2://a:pw2@c/d, also pw3 alone"
+    masked = mask_passwords(text, ["pw3"])
+    assert "pw1" not in masked and "pw2" not in masked and "pw3" not in masked
+    assert "http://u:***@h:1/a" in masked and "http://h:8765/x@y" in mask_passwords(
+        "http://h:8765/x@y"
+    )
+    assert redact("postgresql+psycopg2://u:pw@h/d") == "postgresql+psycopg2://u:***@h/d"
+    assert redact("http://u:pw@h:1") == "http://u:***@h:1"

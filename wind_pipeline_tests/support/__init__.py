@@ -1,0 +1,1 @@
+"""Shared test support: fixture plumbing (PostgreSQL, the API server), helpers, fault tools."""
