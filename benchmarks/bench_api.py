@@ -261,9 +261,11 @@ def machine(pg_version: str) -> dict[str, object]:
 def run(smoke: bool) -> dict[str, object]:
     import sqlalchemy as sa
 
-    from wind_pipeline.etl.extract import ConektorSession
-    from wind_pipeline.local_stack import EmbeddedPostgres, apply_reader_role, free_port
+    from wind_pipeline.etl.conektor_client import ConektorSession
     from wind_pipeline.source_data import generate_turbine_data, seed_source
+    from wind_stack.db_roles import apply_reader_role
+    from wind_stack.net import free_port
+    from wind_stack.postgres import EmbeddedPostgres
 
     sizes = (
         {

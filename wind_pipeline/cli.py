@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from datetime import UTC, date, datetime
 
 from sqlalchemy.exc import SQLAlchemyError
 
 from wind_pipeline.db import make_engine
-from wind_pipeline.etl.extract import ConektorRequestError, ConektorSession, ConektorUnavailable
-from wind_pipeline.etl.load import TargetSchemaMissing
+from wind_pipeline.domain import FIRST_PARTITION_DAY
+from wind_pipeline.etl.conektor_client import (
+    ConektorRequestError,
+    ConektorSession,
+    ConektorUnavailable,
+)
+from wind_pipeline.etl.load import TargetBusy, TargetSchemaMissing
 from wind_pipeline.etl.pipeline import EmptySourceDay, run_etl
 from wind_pipeline.settings import (
     ConfigurationError,
@@ -19,11 +25,11 @@ from wind_pipeline.settings import (
     redact,
     settings_secrets,
 )
-from wind_pipeline.source_data import FIRST_PARTITION_DAY
 
 EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
+_CALENDAR_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
 class _OneLineParser(argparse.ArgumentParser):
@@ -33,12 +39,13 @@ class _OneLineParser(argparse.ArgumentParser):
 
 def parse_day(text: str, today: date | None = None) -> date:
     """A partition day: YYYY-MM-DD, from the first partition up to yesterday (UTC)."""
+    # Only a calendar date: `date.fromisoformat` also takes 20240105 and week dates (2024-W01-5).
     try:
+        if not _CALENDAR_DATE.fullmatch(text):
+            raise ValueError
         day = date.fromisoformat(text)
     except ValueError:
         raise ValueError(f"invalid date {text!r}: expected YYYY-MM-DD, e.g. 2024-01-05") from None
-    if len(text) != 10:
-        raise ValueError(f"invalid date {text!r}: expected YYYY-MM-DD, e.g. 2024-01-05")
     first = FIRST_PARTITION_DAY
     today = today or datetime.now(UTC).date()
     if not first <= day < today:
@@ -69,7 +76,13 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with ConektorSession(settings.api_url) as session:
             result = run_etl(session, engine, [day])
-    except (EmptySourceDay, ConektorUnavailable, ConektorRequestError, TargetSchemaMissing) as exc:
+    except (
+        EmptySourceDay,
+        ConektorUnavailable,
+        ConektorRequestError,
+        TargetSchemaMissing,
+        TargetBusy,
+    ) as exc:
         return _fail(str(exc), EXIT_FAILED, secrets)
     except SQLAlchemyError as exc:
         reason = str(getattr(exc, "orig", exc) or exc).strip().splitlines()[0]

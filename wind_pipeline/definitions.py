@@ -6,15 +6,10 @@ from wind_pipeline.assets.aggregates import wind_10min_aggregates
 from wind_pipeline.assets.source import source_seed
 from wind_pipeline.assets.target import target_schema
 from wind_pipeline.checks import all_asset_checks
-from wind_pipeline.dagster_storage import enable_event_batching
 from wind_pipeline.jobs import bootstrap_job, wind_etl_job
 from wind_pipeline.resources import ConektorClient, SourceDatabase, TargetDatabase
 from wind_pipeline.schedules import wind_etl_daily_schedule
 from wind_pipeline.sensors import wind_late_data_sensor
-
-# Wherever this code location runs a step (the CLI, `make run`, a run worker launched by the
-# daemon, a run container), a backfill's per-partition materializations are stored in batches.
-enable_event_batching()
 
 defs = dg.Definitions(
     assets=[source_seed, target_schema, wind_10min_aggregates],
@@ -22,13 +17,13 @@ defs = dg.Definitions(
     jobs=[wind_etl_job, bootstrap_job],
     schedules=[wind_etl_daily_schedule],
     sensors=[wind_late_data_sensor],
-    # Runs are small and sequential (an asset, then its checks): one process per run instead of
-    # one per step saves re-importing the code location for every step. Isolation between runs
-    # comes from the run launcher (a process locally, a container in the compose deployment).
+    # A run is one step (the aggregates' checks run in the asset's step): running it in the
+    # run's own process saves re-importing the code location in a step process. Isolation
+    # between runs comes from the run launcher (a process locally, a container in Compose).
     executor=dg.in_process_executor,
     resources={
-        "source_db": SourceDatabase(),
-        "conektor": ConektorClient(),
-        "target_db": TargetDatabase(),
+        "source_db": SourceDatabase(url=dg.EnvVar("WIND_SOURCE_DB_URL")),
+        "conektor": ConektorClient(base_url=dg.EnvVar("WIND_API_URL")),
+        "target_db": TargetDatabase(url=dg.EnvVar("WIND_TARGET_DB_URL")),
     },
 )

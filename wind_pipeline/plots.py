@@ -17,8 +17,8 @@ from html import escape
 import numpy as np
 import pandas as pd
 
+from wind_pipeline.domain import SIGNAL_NAMES
 from wind_pipeline.etl.coverage import mask_runs
-from wind_pipeline.target_models import SIGNAL_NAMES
 
 WIDTH, HEIGHT = 760, 430
 LEFT, RIGHT, TOP, BOTTOM = 62, 18, 40, 30

@@ -1,58 +1,58 @@
 """Dagster resources: the Source database, the Conektor API client and the Target database,
-and the retry policy for transient faults.
+and the schedule on which the aggregates asset retries transient faults.
 
-Each URL field is optional: left empty, it is read from `WIND_SOURCE_DB_URL`,
-`WIND_API_URL` or `WIND_TARGET_DB_URL` (or `.env`, or the local stack's defaults) when a run
-starts. Engines and clients are made per run and closed after it; importing connects nothing.
+`definitions.py` configures each URL with `dg.EnvVar(...)`, so the UI shows which variable a
+value comes from; engines and clients are made per run and closed after it.
 
 Transient faults are retried at two levels, which compose:
 
 1. `ConektorClient` retries each HTTP request that fails with a connection error, a timeout,
-   a truncated body or a 5xx: `max_attempts` (4) tries, waiting about 0.5, 1 and 2 s (doubling
-   from `backoff_seconds`, plus up to `backoff_seconds` of jitter). That rides out a blip
-   without failing the step.
-2. If a request still fails (`ConektorUnavailable`), or a database is unreachable, the step
-   fails and Dagster runs the whole step again under `TRANSIENT_FAULT_RETRY_POLICY`: 3 more
-   attempts after about 5, 15 and 35 s (exponential, each +/- 5 s of jitter). That rides out
-   a restart of the API or of a database. Re-running a step is safe: it replaces its days in
-   one transaction.
+   a truncated body or a 5xx: `max_attempts` tries with jittered exponential backoff.
+2. If a request still fails, or a database is unreachable, the asset asks Dagster to run the
+   step again on `TRANSIENT_FAULT_RETRY_POLICY`'s schedule (3 more attempts after about 5, 15
+   and 35 s). Re-running a step is safe: it replaces its days in one transaction.
 
-So a day whose API stays down costs at most 4 x 4 = 16 requests over about a minute and a
-half before the run fails. A 4xx, a validation error, an empty source day or a missing target
-schema is raised as `dg.Failure(allow_retries=False)`: no retry at either level.
+A 4xx, a validation error, an empty source day or a missing target schema fails at once, and
+an interrupted step (Terminate, Ctrl-C) is never retried. docs/operations.md has the details.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import ClassVar
 
 import dagster as dg
 from pydantic import Field, PrivateAttr
 from sqlalchemy import Engine
 
 from wind_pipeline.db import make_engine
-from wind_pipeline.etl.extract import ConektorSession
-from wind_pipeline.settings import load_settings
+from wind_pipeline.etl.conektor_client import ConektorSession
+from wind_pipeline.settings import ConfigurationError, check_http_url, check_postgres_url
 
 TRANSIENT_FAULT_RETRY_POLICY = dg.RetryPolicy(
     max_retries=3, delay=5.0, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS
 )
 
 
-class _DatabaseResource(dg.ConfigurableResource):
-    url: str | None = Field(
-        default=None,
-        description="SQLAlchemy URL; empty means the environment variable (see README).",
-    )
-    _engine: Engine | None = PrivateAttr(default=None)
+def _checked(name: str, value: str, check) -> str:
+    """`value` stripped, or a one-line error naming the setting (never quoting the value)."""
+    try:
+        check(value)
+    except ValueError as exc:
+        raise ConfigurationError(f"invalid configuration: {name}: {exc}") from None
+    return value.strip()
 
-    def _configured_url(self) -> str:
-        raise NotImplementedError
+
+class _DatabaseResource(dg.ConfigurableResource):
+    # The variable `definitions.py` reads the URL from, named in error messages.
+    ENV_VAR: ClassVar[str]
+    url: str = Field(description="SQLAlchemy URL of the database (postgresql+psycopg2://...).")
+    _engine: Engine | None = PrivateAttr(default=None)
 
     @contextmanager
     def yield_for_execution(self, context: dg.InitResourceContext) -> Iterator[_DatabaseResource]:
-        self._engine = make_engine(self.url or self._configured_url())
+        self._engine = make_engine(_checked(self.ENV_VAR, self.url, check_postgres_url))
         try:
             yield self
         finally:
@@ -72,15 +72,13 @@ class SourceDatabase(_DatabaseResource):
     The ETL never reads it directly; it goes through the Conektor API.
     """
 
-    def _configured_url(self) -> str:
-        return load_settings().source_db_url
+    ENV_VAR: ClassVar[str] = "WIND_SOURCE_DB_URL"
 
 
 class TargetDatabase(_DatabaseResource):
     """The Target PostgreSQL database: tables `signal` and `data`, holding the 10-minute aggregates."""
 
-    def _configured_url(self) -> str:
-        return load_settings().target_db_url
+    ENV_VAR: ClassVar[str] = "WIND_TARGET_DB_URL"
 
 
 class ConektorClient(dg.ConfigurableResource):
@@ -90,9 +88,7 @@ class ConektorClient(dg.ConfigurableResource):
     jitter; never retries a 4xx.
     """
 
-    base_url: str | None = Field(
-        default=None, description="The API's URL; empty means WIND_API_URL (see README)."
-    )
+    base_url: str = Field(description="The Conektor API's base URL, e.g. http://127.0.0.1:8765.")
     timeout_seconds: float = Field(default=30.0, description="Read timeout per request.")
     max_attempts: int = Field(default=4, description="Tries per request, first one included.")
     backoff_seconds: float = Field(default=0.5, description="First retry delay; doubles, jittered.")
@@ -101,7 +97,7 @@ class ConektorClient(dg.ConfigurableResource):
     @contextmanager
     def yield_for_execution(self, context: dg.InitResourceContext) -> Iterator[ConektorClient]:
         self._session = ConektorSession(
-            self.base_url or load_settings().api_url,
+            _checked("WIND_API_URL", self.base_url, check_http_url).rstrip("/"),
             timeout_seconds=self.timeout_seconds,
             max_attempts=self.max_attempts,
             backoff_seconds=self.backoff_seconds,

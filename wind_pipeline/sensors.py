@@ -22,9 +22,10 @@ from datetime import UTC, date, datetime, timedelta
 import dagster as dg
 
 from wind_pipeline.assets.aggregates import wind_10min_aggregates
-from wind_pipeline.etl.coverage import DayCoverage, fetch_days, profile_day
+from wind_pipeline.etl.coverage import DayCoverage, profile_days
+from wind_pipeline.etl.days import DayIndex
 from wind_pipeline.jobs import wind_etl_job
-from wind_pipeline.partitions import daily_partitions
+from wind_pipeline.partitions import daily_partitions, partition_day, partition_key
 from wind_pipeline.resources import ConektorClient
 
 LOOKBACK_DAYS = 14
@@ -37,10 +38,10 @@ def candidate_days(first: datetime, last: datetime, now: datetime) -> list[date]
     keys = daily_partitions.get_partition_keys(current_time=now)
     if not keys:
         return []
-    newest = min(last.astimezone(UTC).date(), date.fromisoformat(keys[-1]))
+    newest = min(last.astimezone(UTC).date(), partition_day(keys[-1]))
     oldest = max(
         first.astimezone(UTC).date(),
-        date.fromisoformat(keys[0]),
+        partition_day(keys[0]),
         newest - timedelta(days=LOOKBACK_DAYS - 1),
     )
     return [oldest + timedelta(days=i) for i in range((newest - oldest).days + 1)]
@@ -50,7 +51,7 @@ def aggregated_fingerprint(instance: dg.DagsterInstance, day: date) -> str | Non
     """The Source fingerprint recorded by the partition's latest materialization, or None."""
     records = instance.fetch_materializations(
         dg.AssetRecordsFilter(
-            asset_key=wind_10min_aggregates.key, asset_partitions=[day.isoformat()]
+            asset_key=wind_10min_aggregates.key, asset_partitions=[partition_key(day)]
         ),
         limit=1,
     ).records
@@ -101,11 +102,11 @@ def wind_late_data_sensor(
             cursor=context.cursor,
         )
 
-    frames = fetch_days(conektor.session, days)
+    rows = conektor.session.fetch_days(days)
+    coverages = profile_days(rows, DayIndex.of(rows["timestamp"], days), fingerprints=True)
     run_requests, remembered = [], {}
-    for day in days:
-        coverage = profile_day(day, frames[day])
-        key = day.isoformat()
+    for day, coverage in zip(days, coverages, strict=True):
+        key = partition_key(day)
         reason = reason_to_run(coverage, aggregated_fingerprint(context.instance, day))
         if reason and requested.get(key) != coverage.fingerprint:
             context.log.info(f"{key}: {reason}")

@@ -105,19 +105,18 @@ def load_settings() -> WindSettings:
 
 
 def redact(url: str) -> str:
-    """A URL safe to print (database or http): the password, if any, is masked."""
-    from sqlalchemy.engine import make_url
-
-    if "://" in url and not url.startswith(("http://", "https://")):
-        try:
-            return make_url(url).render_as_string(hide_password=True)
-        except Exception:
-            return "<unparseable URL>"
+    """A URL safe to print (database or http): every form of password in it is masked."""
     return mask_passwords(url)
 
 
-# `scheme://user:password@`: the password part, whatever the scheme.
-_URL_PASSWORD = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.\-]*://[^:/@\s]*:)(?P<secret>[^@\s/]+)@")
+# `scheme://user:password@host`: the password, up to the token's last `@` (a password may hold
+# an unencoded `@`), whatever the scheme.
+_URL_PASSWORD = re.compile(
+    r"(?P<head>[A-Za-z][A-Za-z0-9+.\-]*://[^:/@\s]*:)(?P<secret>\S*)@(?=[^@\s/?#]*(?:[/?#:\s]|$))"
+)
+# `?password=...` / `&password=...` (libpq's and SQLAlchemy's query form) and `password=...`
+# in a libpq keyword string.
+_KEYWORD_PASSWORD = re.compile(r"(?P<head>(?:^|[?&\s'\"])password=)(?P<secret>[^&\s'\"]+)", re.I)
 
 
 def mask_passwords(text: str, secrets: Iterable[str] = ()) -> str:
@@ -125,21 +124,35 @@ def mask_passwords(text: str, secrets: Iterable[str] = ()) -> str:
 
     Used on any message that may carry a URL (error texts from libraries quote them).
     """
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, "***")
-    return _URL_PASSWORD.sub(lambda m: f"{m['head']}***@", text)
+    for secret in sorted((s for s in secrets if s), key=len, reverse=True):
+        text = text.replace(secret, "***")
+    text = _URL_PASSWORD.sub(lambda m: f"{m['head']}***@", text)
+    return _KEYWORD_PASSWORD.sub(lambda m: f"{m['head']}***", text)
+
+
+def url_secrets(url: str) -> list[str]:
+    """Every password `url` holds, however it is written (to scrub it from any output)."""
+    from urllib.parse import parse_qs, unquote, urlsplit
+
+    found = [m["secret"] for m in _URL_PASSWORD.finditer(url)]
+    found += [m["secret"] for m in _KEYWORD_PASSWORD.finditer(url)]
+    with contextlib.suppress(Exception):
+        parts = urlsplit(url)
+        found += parse_qs(parts.query).get("password", [])
+        if parts.password:
+            found.append(parts.password)
+    found += [unquote(secret) for secret in found]
+    # A one- or two-character "password" would mask unrelated text; such a password is
+    # still masked where it appears in a URL, by the patterns above.
+    return sorted({secret for secret in found if len(secret) > 2}, key=len, reverse=True)
+
+
+def mask_url_secrets(text: str, url: str) -> str:
+    """`text` with `url`'s passwords masked wherever they appear, and any URL password."""
+    return mask_passwords(text, url_secrets(url))
 
 
 def settings_secrets(settings: WindSettings) -> list[str]:
     """The passwords held in the configured URLs (to scrub them from any output)."""
-    import httpx
-    from sqlalchemy.engine import make_url
-
-    found = []
-    for url in (settings.source_db_url, settings.target_db_url):
-        with contextlib.suppress(Exception):
-            found.append(make_url(url).password or "")
-    with contextlib.suppress(Exception):
-        found.append(httpx.URL(settings.api_url).password or "")
-    return [secret for secret in found if secret]
+    urls = (settings.source_db_url, settings.target_db_url, settings.api_url)
+    return sorted({secret for url in urls for secret in url_secrets(url)}, key=len, reverse=True)

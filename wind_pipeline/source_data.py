@@ -7,46 +7,30 @@ cut-in, rated and cut-out speeds, and the temperature has a daily cycle plus wea
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import numpy as np
 import pandas as pd
 from sqlalchemy import Engine, text
 
 from api_service.models import SourceBase, source_table
+from wind_pipeline.domain import (
+    DEFAULT_PERIOD_DAYS,
+    DEFAULT_PERIOD_START,
+    MINUTES_PER_DAY,
+    SOURCE_VARIABLES,
+    PowerCurve,
+    SourcePeriod,
+)
 from wind_pipeline.pg_copy import ColumnType, copy_frame
 
-DEFAULT_SEED_START = datetime(2024, 1, 1, tzinfo=UTC)
-DEFAULT_SEED_DAYS = 10
+DEFAULT_SEED_START = DEFAULT_PERIOD_START
+DEFAULT_SEED_DAYS = DEFAULT_PERIOD_DAYS
 DEFAULT_RANDOM_SEED = 42
 SOURCE_COLUMNS: list[tuple[str, ColumnType]] = [
     ("timestamp", "timestamptz"),
-    ("wind_speed", "float8"),
-    ("power", "float8"),
-    ("ambient_temperature", "float8"),
+    *((name, "float8") for name in SOURCE_VARIABLES),
 ]
-# The daily partitions start with the default seeded period.
-FIRST_PARTITION_DAY = DEFAULT_SEED_START.date()
-
-
-@dataclass(frozen=True)
-class PowerCurve:
-    cut_in: float = 3.0  # m/s
-    rated_speed: float = 12.0  # m/s
-    cut_out: float = 25.0  # m/s
-    rated_power: float = 2000.0  # kW
-
-    def __call__(self, wind_speed: np.ndarray) -> np.ndarray:
-        cubic = (wind_speed**3 - self.cut_in**3) / (self.rated_speed**3 - self.cut_in**3)
-        fraction = np.where(
-            wind_speed < self.cut_in,
-            0.0,
-            np.where(
-                wind_speed < self.rated_speed, cubic, np.where(wind_speed < self.cut_out, 1.0, 0.0)
-            ),
-        )
-        return self.rated_power * fraction
 
 
 def _ar1(rng: np.random.Generator, n: int, minutes_correlation: float) -> np.ndarray:
@@ -70,7 +54,7 @@ def generate_turbine_data(
         raise ValueError("start must be timezone-aware (UTC)")
     curve = curve or PowerCurve()
     rng = np.random.default_rng(random_seed)
-    n = days * 1440
+    n = days * MINUTES_PER_DAY
     timestamps = pd.date_range(start.astimezone(UTC), periods=n, freq="min")
     hours = timestamps.hour.to_numpy() + timestamps.minute.to_numpy() / 60.0
 
@@ -114,35 +98,6 @@ def seed_source(engine: Engine, frame: pd.DataFrame) -> int:
         # TRUNCATE would take an ACCESS EXCLUSIVE lock and block API readers; DELETE does not.
         conn.execute(text('DELETE FROM "data"'))
         return copy_frame(conn.connection.dbapi_connection.cursor(), "data", frame, SOURCE_COLUMNS)
-
-
-@dataclass(frozen=True)
-class SourcePeriod:
-    first: datetime | None
-    last: datetime | None
-    row_count: int
-
-    def describe(self) -> str:
-        if self.first is None:
-            return "the source holds no data"
-        return (
-            f"the source holds {self.row_count:,} rows from {self.first:%Y-%m-%dT%H:%MZ} "
-            f"to {self.last:%Y-%m-%dT%H:%MZ}"
-        )
-
-    def full_days(self) -> list[datetime]:
-        """UTC days whose whole [00:00, 24:00) lies inside the source's period."""
-        if self.first is None or self.last is None:
-            return []
-        first_day = self.first.replace(hour=0, minute=0, second=0, microsecond=0)
-        if first_day < self.first:
-            first_day += timedelta(days=1)
-        days = []
-        day = first_day
-        while day + timedelta(days=1) - timedelta(minutes=1) <= self.last:
-            days.append(day)
-            day += timedelta(days=1)
-        return days
 
 
 def source_period(engine: Engine) -> SourcePeriod:

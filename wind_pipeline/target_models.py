@@ -8,10 +8,7 @@ from sqlalchemy import DateTime, Double, Engine, ForeignKey, Integer, String, se
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-AGGREGATED_VARIABLES = ("wind_speed", "power")
-STATISTICS = ("mean", "min", "max", "std")
-# The eight signals: wind_speed_mean, wind_speed_min, ..., power_std.
-SIGNAL_NAMES = tuple(f"{var}_{stat}" for var in AGGREGATED_VARIABLES for stat in STATISTICS)
+from wind_pipeline.domain import SIGNAL_NAMES
 
 
 class TargetBase(DeclarativeBase):

@@ -111,7 +111,8 @@ def pg_admin_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     if external:
         yield external
         return
-    from wind_pipeline.local_stack import EmbeddedPostgres, free_port
+    from wind_stack.net import free_port
+    from wind_stack.postgres import EmbeddedPostgres
 
     server = EmbeddedPostgres(
         tmp_path_factory.mktemp("postgres") / "pgdata", free_port(), durable=False

@@ -1,25 +1,27 @@
-"""`wind_10min_aggregates`: the daily ETL from the Conektor API into the Target database."""
+"""`wind_10min_aggregates`: the daily ETL from the Conektor API into the Target, and its checks.
+
+The asset reads the run's one-minute rows through the API (one paged call for all its days),
+aggregates them with pandas and replaces those days in the Target in one transaction (see
+docs/architecture.md). Its checks are declared on it, so they judge each day in the same step,
+from the rows in hand; selected alone, the step reads the Source and the Target itself.
+"""
+
+from collections.abc import Iterator
 
 import dagster as dg
 from sqlalchemy import Engine, func, select
-from sqlalchemy.exc import InterfaceError, OperationalError, ProgrammingError
-from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 from wind_pipeline.assets.partition_metadata import partition_metadata
-from wind_pipeline.assets.source import source_seed
-from wind_pipeline.assets.target import target_schema
-from wind_pipeline.etl import run_memo
-from wind_pipeline.etl.extract import ConektorRequestError
-from wind_pipeline.etl.load import TargetSchemaMissing
-from wind_pipeline.etl.pipeline import EmptySourceDay, days_between, run_etl
-from wind_pipeline.partitions import daily_partitions
+from wind_pipeline.assets.run_faults import PERMANENT_FAULTS, TRANSIENT_FAULTS, fault_of
+from wind_pipeline.checks.aggregate_checks import AGGREGATES, SPECS, evaluate_checks
+from wind_pipeline.checks.run_rows import RunRows
+from wind_pipeline.domain import SIGNAL_NAMES
+from wind_pipeline.etl.days import days_between
+from wind_pipeline.etl.pipeline import EtlResult, run_etl
+from wind_pipeline.etl.target_reader import read_target_days
+from wind_pipeline.partitions import daily_partitions, partition_key
 from wind_pipeline.resources import TRANSIENT_FAULT_RETRY_POLICY, ConektorClient, TargetDatabase
-from wind_pipeline.target_models import SIGNAL_NAMES, Data, Signal
-
-# Retrying cannot fix these: the step fails at once with the message.
-PERMANENT_FAULTS = (EmptySourceDay, ConektorRequestError, TargetSchemaMissing, ValueError)
-# A database that is down or drops the connection may come back: the retry policy re-runs the step.
-DATABASE_FAULTS = (OperationalError, InterfaceError, PoolTimeoutError)
+from wind_pipeline.target_models import Data, Signal
 
 COLUMN_SCHEMA = dg.TableSchema(
     columns=[
@@ -29,13 +31,16 @@ COLUMN_SCHEMA = dg.TableSchema(
     ]
 )
 
-
-class TargetUnavailable(RuntimeError):
-    """The Target database could not be reached or dropped the connection (transient)."""
-
-
-def _reason(exc: Exception) -> str:
-    return str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+AGGREGATES_SPEC = dg.AssetSpec(
+    AGGREGATES,
+    description="Wind speed and power as 10-minute mean, min, max and sample std, a UTC day a partition.",
+    deps=["source_seed", "target_schema"],
+    group_name="aggregates",
+    kinds={"pandas", "postgres"},
+    owners=["team:data-engineering"],
+    tags={"layer": "aggregate"},
+    metadata={"dagster/column_schema": COLUMN_SCHEMA, "dagster/table_name": "data"},
+)
 
 
 def _table_rows(engine: Engine) -> int:
@@ -49,78 +54,82 @@ def _table_rows(engine: Engine) -> int:
         ).scalar_one()
 
 
+def _materialized(context: dg.AssetExecutionContext, result: EtlResult, engine: Engine):
+    """Each partition's metadata, then the run's own."""
+    table_rows = _table_rows(engine)
+    table_name = f"{engine.url.database}.public.data"
+    for i, day in enumerate(result.days):
+        context.add_asset_metadata(
+            partition_metadata(day, result.aggregates_for(i), table_rows, table_name),
+            partition_key=partition_key(day.day),
+        )
+    return dg.MaterializeResult(
+        metadata={
+            "run_days": len(result.days),
+            "run_window": f"{result.start:%Y-%m-%d} .. {result.end:%Y-%m-%d} (end exclusive)",
+        }
+    )
+
+
 def build_wind_10min_aggregates(
     retry_policy: dg.RetryPolicy = TRANSIENT_FAULT_RETRY_POLICY,
 ) -> dg.AssetsDefinition:
-    """The asset, with the given retry policy (tests pass one with short delays)."""
+    """The asset, retrying transient faults on `retry_policy`'s schedule (tests shorten it)."""
 
-    @dg.asset(
+    @dg.multi_asset(
         name="wind_10min_aggregates",
+        specs=[AGGREGATES_SPEC],
+        check_specs=list(SPECS.values()),
+        can_subset=True,
         partitions_def=daily_partitions,
-        deps=[source_seed, target_schema],
         # A backfill of many days is one run that reads each day and writes them all at once.
         backfill_policy=dg.BackfillPolicy.single_run(),
-        retry_policy=retry_policy,
-        group_name="aggregates",
-        kinds={"pandas", "postgres"},
-        owners=["team:data-engineering"],
-        tags={"layer": "aggregate"},
-        metadata={"dagster/column_schema": COLUMN_SCHEMA, "dagster/table_name": "data"},
     )
     def wind_10min_aggregates(
         context: dg.AssetExecutionContext, conektor: ConektorClient, target_db: TargetDatabase
-    ) -> dg.MaterializeResult:
-        """Wind speed and power as 10-minute mean, min, max and sample std, one UTC day a partition.
-
-        Reads the run's one-minute rows through the Conektor API (one paged call for all its
-        days), aggregates them with pandas (buckets closed on the left, labelled by their
-        start), and replaces the days of the run in the Target's `data` table, for the eight
-        signals, in one transaction: re-running a day gives the same table. A backfill of many
-        days is one run. Each partition records its row counts, the Source's coverage of the
-        day, its share of the API call's cost, a preview of its buckets and a chart of the day.
-        """
+    ) -> Iterator[dg.MaterializeResult | dg.AssetCheckEvaluation | dg.Output]:
+        """Aggregate the run's UTC days into the Target, then judge each day with the checks."""
         window = context.partition_time_window
         days = days_between(window.start, window.end)
-        if not days:
-            raise dg.Failure(
-                description=f"the run's partition window {window.start:%Y-%m-%d} .. "
-                f"{window.end:%Y-%m-%d} holds no day (a reversed --partition-range?)",
-                allow_retries=False,
-            )
         engine = target_db.engine
-        where = engine.url.render_as_string(hide_password=True)
         try:
-            result = run_etl(conektor.session, engine, days)
-            table_rows = _table_rows(engine)
-        except PERMANENT_FAULTS as exc:
-            raise dg.Failure(description=str(exc), allow_retries=False) from exc
-        except ProgrammingError as exc:
-            # A missing table or a missing privilege: the same on every attempt.
-            raise dg.Failure(
-                description=f"Target database {where} refused the ETL: {_reason(exc)} "
-                "(has target_schema been materialized?)",
-                allow_retries=False,
-            ) from exc
-        except DATABASE_FAULTS as exc:
-            raise TargetUnavailable(f"Target database {where} unavailable: {_reason(exc)}") from exc
-
-        # The checks step of this run (same process, next step) reuses these Source rows.
-        run_memo.remember(context.run.run_id, days, result.source)
-        table_name = f"{engine.url.database}.public.data"
-        for day in result.days:
-            context.add_asset_metadata(
-                partition_metadata(day, result.aggregates_for(day.day), table_rows, table_name),
-                partition_key=day.day.isoformat(),
-            )
-        # Shared by every partition of the run (each one's own values are added above).
-        return dg.MaterializeResult(
-            metadata={
-                "run_days": len(result.days),
-                "run_window": f"{result.start:%Y-%m-%d} .. {result.end:%Y-%m-%d} (end exclusive)",
-            }
-        )
+            if not days:
+                raise ValueError(
+                    f"the run's partition window {window.start:%Y-%m-%d} .. "
+                    f"{window.end:%Y-%m-%d} holds no day (a reversed --partition-range?)"
+                )
+            result = None
+            if AGGREGATES in context.selected_asset_keys:
+                result = run_etl(conektor.session, engine, days)
+                yield _materialized(context, result, engine)
+            if context.selected_asset_check_keys:
+                yield from evaluate_checks(context, _run_rows(conektor, engine, days, result))
+        except (*PERMANENT_FAULTS, *TRANSIENT_FAULTS) as exc:
+            fault = fault_of(exc, engine)
+            if isinstance(fault, dg.Failure):
+                raise fault from exc
+            # Raised here rather than by an op-level RetryPolicy: Dagster's policy also retries
+            # an interrupted step, so Terminate would re-run the ETL instead of stopping it.
+            raise dg.RetryRequested(
+                max_retries=retry_policy.max_retries,
+                seconds_to_wait=retry_policy.calculate_delay(context.retry_number + 1),
+            ) from fault
 
     return wind_10min_aggregates
+
+
+def _run_rows(conektor: ConektorClient, engine: Engine, days, result: EtlResult | None) -> RunRows:
+    """The checks' input: the asset's rows when it just ran, else the Source read anew."""
+    target = read_target_days(engine, days)
+    if result is None:
+        return RunRows.of(days, conektor.session.fetch_days(days), target)
+    return RunRows.of(
+        days,
+        result.source,
+        target,
+        coverages=[day.coverage for day in result.days],
+        expected=result.aggregates,
+    )
 
 
 wind_10min_aggregates = build_wind_10min_aggregates()

@@ -8,10 +8,11 @@ from typing import Any
 import dagster as dg
 import pandas as pd
 
+from wind_pipeline.domain import SIGNAL_NAMES
 from wind_pipeline.etl.coverage import describe_ranges
-from wind_pipeline.etl.pipeline import DayResult, day_start
+from wind_pipeline.etl.days import day_start
+from wind_pipeline.etl.pipeline import DayResult
 from wind_pipeline.plots import SignalGrid, day_chart_svg, svg_markdown
-from wind_pipeline.target_models import SIGNAL_NAMES
 
 PREVIEW_BUCKETS = 6
 

@@ -23,7 +23,7 @@ class Outcome:
 
 
 def report(
-    context: dg.AssetCheckExecutionContext,
+    context: dg.AssetCheckExecutionContext | dg.AssetExecutionContext,
     outcomes: Iterable[tuple[dg.AssetCheckKey, str | None, Outcome]],
 ) -> Iterator[dg.AssetCheckEvaluation | dg.Output]:
     """One evaluation per (check, partition), then the check outputs Dagster expects.
@@ -32,7 +32,8 @@ def report(
     of many days would record one unpartitioned result. An `AssetCheckEvaluation` names its
     partition, so each day of the range gets its own verdict in the UI.
     """
-    specs = {spec.key: spec for spec in context.check_specs}
+    assets_def = context.op_execution_context.assets_def
+    specs = {spec.key: spec for spec in assets_def.check_specs}
     reported = set()
     for key, partition, outcome in outcomes:
         yield dg.AssetCheckEvaluation(
@@ -46,7 +47,6 @@ def report(
             partition=partition,
         )
         reported.add(key)
-    assets_def = context.op_execution_context.assets_def
     for key in sorted(reported, key=lambda k: k.name):
         # Downstream steps that wait on a blocking check wait on this output.
         yield dg.Output(None, output_name=assets_def.get_output_name_for_asset_check_key(key))

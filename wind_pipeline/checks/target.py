@@ -12,8 +12,9 @@ from sqlalchemy import Engine, inspect, select
 
 from wind_pipeline.assets.target import target_schema
 from wind_pipeline.checks.outcome import ERROR, Outcome, report
+from wind_pipeline.domain import SIGNAL_NAMES
 from wind_pipeline.resources import TargetDatabase
-from wind_pipeline.target_models import SIGNAL_NAMES, Signal, TargetBase
+from wind_pipeline.target_models import Signal, TargetBase
 
 EIGHT_SIGNALS = "eight_signals"
 TABLES_MATCH_MODELS = "tables_match_models"

@@ -1,35 +1,23 @@
-"""What the Source holds for a UTC day: minutes present, usable values, and a fingerprint.
+"""What the Source holds for each UTC day of a run: minutes present, usable values, fingerprint.
 
-Shared by the aggregates asset (recorded in each partition's metadata), its asset checks and
-the late-data sensor, so all three describe a day in the same terms. Everything is vectorised:
-a day is 1,440 rows at most, and `profile_days` describes a year of days in one pass.
+One implementation shared by the aggregates asset (recorded in each partition's metadata), its
+asset checks and the late-data sensor, so all three describe a day in the same terms. A value
+is *unusable* when the ETL's bad-value policy skips it (NULL, NaN, infinite, out of range), so
+the counts here and the materialization's `values/...` counts always agree.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 
 import numpy as np
 import pandas as pd
 
-from wind_pipeline.etl.extract import ConektorSession
-from wind_pipeline.target_models import AGGREGATED_VARIABLES
-
-MINUTES_PER_DAY = 1440
-NS_PER_DAY = 86_400 * 10**9
-NS_PER_MINUTE = 60 * 10**9
-EPOCH_DAY = date(1970, 1, 1)
-NO_ROWS = np.array([], dtype=np.intp)
-# Days read per paged `/data` call when reading several days: the API pages them (100,000
-# rows a page), so a year of consecutive days is one call of a few pages.
-FETCH_CHUNK_DAYS = 366
-
-
-def day_start(day: date) -> datetime:
-    return datetime.combine(day, time.min, tzinfo=UTC)
+from wind_pipeline.domain import AGGREGATED_VARIABLES, MINUTES_PER_DAY, PLAUSIBLE_RANGES
+from wind_pipeline.etl.days import NS_PER_MINUTE, DayIndex, day_start, epoch_ns
 
 
 @dataclass(frozen=True)
@@ -38,7 +26,7 @@ class DayCoverage:
 
     day: date
     minutes_present: int
-    # Minutes whose value is NULL, NaN or infinite, per variable (the aggregation skips them).
+    # Values the aggregation skips (NULL, NaN, infinite, out of range), per variable.
     unusable: dict[str, int] = field(default_factory=dict)
     missing_ranges: tuple[tuple[datetime, datetime], ...] = ()
     fingerprint: str = ""
@@ -79,67 +67,6 @@ def fingerprint(frame: pd.DataFrame, variables: Sequence[str] = AGGREGATED_VARIA
     return digest.hexdigest()[:20]
 
 
-def time_runs(
-    stamps: pd.DatetimeIndex, step: pd.Timedelta
-) -> tuple[tuple[datetime, datetime], ...]:
-    """Runs of consecutive times `step` apart, as (first, last) pairs: 10:00..10:59 is one run."""
-    if stamps.empty:
-        return ()
-    stamps = stamps.sort_values()
-    # A new run starts wherever the step from the previous time is not `step`.
-    run_id = (stamps.to_series().diff() != step).cumsum().to_numpy()
-    runs = pd.Series(stamps, index=run_id).groupby(level=0).agg(["first", "last"])
-    return tuple(
-        (first.to_pydatetime(), last.to_pydatetime()) for first, last in runs.itertuples(False)
-    )
-
-
-def missing_minute_ranges(
-    day: date, timestamps: pd.Series
-) -> tuple[tuple[datetime, datetime], ...]:
-    """Runs of consecutive missing minutes in the day, as (first, last) minute pairs."""
-    full = pd.date_range(day_start(day), periods=MINUTES_PER_DAY, freq="min")
-    present = pd.DatetimeIndex(timestamps).floor("min")
-    return time_runs(full.difference(present), pd.Timedelta(minutes=1))
-
-
-def profile_day(
-    day: date, frame: pd.DataFrame, variables: Sequence[str] = AGGREGATED_VARIABLES
-) -> DayCoverage:
-    """The coverage of one day's rows (`frame` holds only that day's rows)."""
-    values = frame[list(variables)].to_numpy(dtype="float64", na_value=np.nan)
-    unusable = (~np.isfinite(values)).sum(axis=0) if len(frame) else np.zeros(len(variables))
-    return DayCoverage(
-        day=day,
-        # Whole minutes with a row: a 12:00:30 row beside 12:00 does not make up for 12:01.
-        minutes_present=int(pd.DatetimeIndex(frame["timestamp"]).floor("min").nunique()),
-        unusable={name: int(count) for name, count in zip(variables, unusable, strict=True)},
-        missing_ranges=missing_minute_ranges(day, frame["timestamp"]),
-        fingerprint=fingerprint(frame, variables),
-    )
-
-
-def epoch_ns(stamps: pd.Series | pd.DatetimeIndex) -> np.ndarray:
-    """UTC times as integer nanoseconds since 1970, whatever unit pandas parsed them in."""
-    return pd.DatetimeIndex(stamps).as_unit("ns").asi8
-
-
-def day_positions(stamps: pd.Series | pd.DatetimeIndex, days: Sequence[date]) -> np.ndarray:
-    """For each time, the position of its UTC day in `days` (distinct days), or -1 if not there."""
-    positions = np.full(len(stamps), -1, dtype=np.int64)
-    if not days or not len(stamps):
-        return positions
-    numbers = np.array([(day - EPOCH_DAY).days for day in days], dtype=np.int64)
-    first = int(numbers.min())
-    # A lookup table over the run's span: a year is a few hundred entries.
-    lookup = np.full(int(numbers.max()) - first + 1, -1, dtype=np.int64)
-    lookup[numbers - first] = np.arange(len(days))
-    offsets = epoch_ns(stamps) // NS_PER_DAY - first
-    inside = (offsets >= 0) & (offsets < len(lookup))
-    positions[inside] = lookup[offsets[inside]]
-    return positions
-
-
 def mask_runs(mask: np.ndarray) -> list[tuple[int, int]]:
     """[start, end) index runs where `mask` is true."""
     padded = np.zeros(len(mask) + 2, dtype=bool)
@@ -161,24 +88,36 @@ def slot_gaps(
     )
 
 
-def profile_days(
-    frame: pd.DataFrame, days: Sequence[date], variables: Sequence[str] = AGGREGATED_VARIABLES
-) -> list[DayCoverage]:
-    """`profile_day` of each of `days` (distinct) from one frame of all their rows, in one pass.
+def unusable_values(values: np.ndarray, variable: str) -> np.ndarray:
+    """Which of a variable's values the ETL skips: NULL/NaN, infinite or out of plausible range."""
+    usable = np.isfinite(values)
+    bounds = PLAUSIBLE_RANGES.get(variable)
+    if bounds is not None:
+        with np.errstate(invalid="ignore"):
+            usable &= (values >= bounds.low) & (values <= bounds.high)
+    return ~usable
 
-    The fingerprint is left empty: it hashes each day's rows on its own, and only the asset and
-    the sensor need it. Rows of other days are ignored.
+
+def profile_days(
+    frame: pd.DataFrame,
+    index: DayIndex,
+    variables: Sequence[str] = AGGREGATED_VARIABLES,
+    fingerprints: bool = False,
+) -> list[DayCoverage]:
+    """The coverage of each day of `index` (built from `frame`'s timestamps), in one pass.
+
+    With `fingerprints`, each day's rows are also hashed (the asset and the sensor need it; the
+    checks do not). Rows of other days are ignored.
     """
-    positions = day_positions(frame["timestamp"], days)
-    inside = positions >= 0
-    positions = positions[inside]
+    inside = index.position >= 0
+    positions = index.position[inside]
     stamps = epoch_ns(frame["timestamp"])[inside]
-    count = len(days)
+    count = len(index.days)
 
     values = frame[list(variables)].to_numpy(dtype="float64", na_value=np.nan)[inside]
     unusable = [
-        np.bincount(positions, weights=~np.isfinite(values[:, i]), minlength=count)
-        for i in range(len(variables))
+        np.bincount(positions, weights=unusable_values(values[:, i], name), minlength=count)
+        for i, name in enumerate(variables)
     ]
     # Days x minutes: which whole minutes have a row (a 12:00:30 row counts for 12:00).
     grid = np.zeros((count, MINUTES_PER_DAY), dtype=bool)
@@ -194,66 +133,12 @@ def profile_days(
             missing_ranges=(
                 () if whole[i] else slot_gaps(day_start(day), grid[i], timedelta(minutes=1))
             ),
+            fingerprint=(
+                fingerprint(frame.iloc[index.rows_of(i)], variables) if fingerprints else ""
+            ),
         )
-        for i, day in enumerate(days)
+        for i, day in enumerate(index.days)
     ]
-
-
-def positions_by_day(stamps: pd.Series) -> dict[date, np.ndarray]:
-    """The positions of each UTC day's rows, in their order in `stamps` (days without rows are
-    left out). Integer day numbers and one sort: no `date` object a row."""
-    numbers = epoch_ns(stamps) // NS_PER_DAY
-    order = np.argsort(numbers, kind="stable")
-    days, starts = np.unique(numbers[order], return_index=True)
-    # Splitting at every start leaves an empty piece before the first (starts[0] is 0).
-    pieces = np.split(order, starts)[1:]
-    return {
-        EPOCH_DAY + timedelta(days=number): positions
-        for number, positions in zip(days.tolist(), pieces, strict=True)
-    }
-
-
-def split_days(frame: pd.DataFrame, days: Iterable[date]) -> dict[date, pd.DataFrame]:
-    """The rows of each requested UTC day (an empty frame for a day without rows)."""
-    positions = positions_by_day(frame["timestamp"])
-    return {day: frame.iloc[positions.get(day, NO_ROWS)].reset_index(drop=True) for day in days}
-
-
-def fetch_rows(
-    session: ConektorSession,
-    days: Sequence[date],
-    variables: Sequence[str] = AGGREGATED_VARIABLES,
-    chunk_days: int = FETCH_CHUNK_DAYS,
-) -> pd.DataFrame:
-    """The Source rows of `days` (at least one) through the Conektor API, as one frame.
-
-    `days` need not be consecutive: each run of consecutive days (up to `chunk_days`) is one
-    paged call.
-    """
-    chunks: list[list[date]] = []
-    for day in sorted(set(days)):
-        chunk = chunks[-1] if chunks else None
-        if chunk and day == chunk[-1] + timedelta(days=1) and len(chunk) < chunk_days:
-            chunk.append(day)
-        else:
-            chunks.append([day])
-    frames = [
-        session.fetch_window(day_start(c[0]), day_start(c[-1] + timedelta(days=1)), variables)
-        for c in chunks
-    ]
-    return frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
-
-
-def fetch_days(
-    session: ConektorSession,
-    days: Sequence[date],
-    variables: Sequence[str] = AGGREGATED_VARIABLES,
-    chunk_days: int = FETCH_CHUNK_DAYS,
-) -> dict[date, pd.DataFrame]:
-    """Each day's Source rows through the Conektor API (`fetch_rows`, split by day)."""
-    if not days:
-        return {}
-    return split_days(fetch_rows(session, days, variables, chunk_days), days)
 
 
 def describe_ranges(ranges: Sequence[tuple[datetime, datetime]], limit: int = 5) -> str:

@@ -9,7 +9,9 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Engine, delete, func, select
+from psycopg2.errorcodes import LOCK_NOT_AVAILABLE
+from sqlalchemy import Connection, Engine, delete, func, select, text
+from sqlalchemy.exc import OperationalError
 
 from wind_pipeline.pg_copy import ColumnType, copy_frame
 from wind_pipeline.target_models import Data
@@ -24,8 +26,18 @@ TARGET_COLUMNS: list[tuple[str, ColumnType]] = [
 _LOCK_NAMESPACE = 0x57494E44
 
 
+# How long a load waits for another run writing the same days, and how often it looks up from
+# the wait (so Ctrl-C and Dagster's Terminate stop it within a fraction of a second).
+LOCK_WAIT_SECONDS = 60.0
+LOCK_POLL_MS = 200
+
+
 class TargetSchemaMissing(RuntimeError):
     """The Target has no signal table or misses signals: `target_schema` has not run."""
+
+
+class TargetBusy(RuntimeError):
+    """Another session held the run's days for longer than the load waits; nothing was written."""
 
 
 def replace_window(
@@ -34,6 +46,7 @@ def replace_window(
     start: datetime,
     end: datetime,
     signal_ids: dict[str, int],
+    lock_wait_seconds: float = LOCK_WAIT_SECONDS,
 ) -> int:
     """Delete the signals' rows in [start, end) and insert `aggregates`, in one transaction.
 
@@ -58,13 +71,7 @@ def replace_window(
 
     first_day, last_day = _epoch_day(start), _epoch_day(end) - 1
     with engine.begin() as conn:
-        conn.execute(
-            select(
-                func.pg_advisory_xact_lock(
-                    _LOCK_NAMESPACE, func.generate_series(first_day, last_day)
-                )
-            )
-        )
+        _lock_days(conn, first_day, last_day, lock_wait_seconds)
         conn.execute(
             delete(Data).where(
                 Data.signal_id.in_(list(signal_ids.values())),
@@ -78,6 +85,31 @@ def replace_window(
         _fault_point("before_commit")
     _fault_point("after_commit")
     return len(rows)
+
+
+def _lock_days(conn: Connection, first_day: int, last_day: int, wait_seconds: float) -> None:
+    """Take the days' advisory locks (in day order) for this transaction, waiting at most
+    `wait_seconds` for another run to release them, in short interruptible waits."""
+    lock = select(
+        func.pg_advisory_xact_lock(_LOCK_NAMESPACE, func.generate_series(first_day, last_day))
+    )
+    conn.execute(text(f"SET LOCAL lock_timeout = {LOCK_POLL_MS}"))
+    deadline = time.monotonic() + wait_seconds
+    while True:
+        try:
+            # A failed attempt rolls back to the savepoint, releasing the locks it took.
+            with conn.begin_nested():
+                conn.execute(lock)
+            return
+        except OperationalError as exc:
+            if getattr(exc.orig, "pgcode", None) != LOCK_NOT_AVAILABLE:
+                raise
+            if time.monotonic() >= deadline:
+                raise TargetBusy(
+                    f"another session has been writing these days for over {wait_seconds:.0f} s "
+                    "(another run of the same days, or a session holding their lock); "
+                    "nothing was written; try again later"
+                ) from None
 
 
 def _epoch_day(moment: datetime) -> int:

@@ -3,38 +3,21 @@
 from __future__ import annotations
 
 import time as clock
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-import numpy as np
 import pandas as pd
 from sqlalchemy import Engine
 
-from wind_pipeline.etl.coverage import (
-    MINUTES_PER_DAY,
-    NO_ROWS,
-    DayCoverage,
-    day_positions,
-    day_start,
-    fingerprint,
-    positions_by_day,
-    profile_days,
-    split_days,
-)
-from wind_pipeline.etl.extract import ConektorSession
+from wind_pipeline.domain import AGGREGATED_VARIABLES
+from wind_pipeline.etl.conektor_client import ConektorSession
+from wind_pipeline.etl.coverage import DayCoverage, profile_days
+from wind_pipeline.etl.days import DayIndex, window_of
 from wind_pipeline.etl.load import TargetSchemaMissing, replace_window
 from wind_pipeline.etl.transform import QualityCounts, aggregate_cleaned, clean_values_grouped
-from wind_pipeline.target_models import AGGREGATED_VARIABLES, signal_ids
+from wind_pipeline.target_models import signal_ids
 
-__all__ = [
-    "MINUTES_PER_DAY",
-    "DayResult",
-    "EmptySourceDay",
-    "EtlResult",
-    "day_start",
-    "days_between",
-    "run_etl",
-]
+__all__ = ["DayResult", "EmptySourceDay", "EtlResult", "run_etl"]
 
 
 class EmptySourceDay(RuntimeError):
@@ -73,18 +56,18 @@ class ApiCall:
         return self.seconds * fraction, round(self.bytes * fraction)
 
 
-@dataclass
+@dataclass(frozen=True)
 class EtlResult:
+    """What a run read and wrote: per-day results, the Source rows and the aggregates, each
+    with its index by day (built once, in `run_etl`)."""
+
     start: datetime
     end: datetime
-    days: list[DayResult] = field(default_factory=list)
-    aggregates: pd.DataFrame | None = None
-    # The Source rows the run read, as the API sent them (before the bad-value policy).
-    source: pd.DataFrame | None = None
-    # `aggregates_for`'s index: the frame it was built from, and each day's row positions.
-    _day_index: tuple[pd.DataFrame, dict[date, np.ndarray]] | None = field(
-        default=None, init=False, repr=False, compare=False
-    )
+    days: list[DayResult]
+    source: pd.DataFrame
+    source_index: DayIndex
+    aggregates: pd.DataFrame
+    aggregates_index: DayIndex
 
     @property
     def source_rows(self) -> int:
@@ -94,21 +77,9 @@ class EtlResult:
     def rows_written(self) -> int:
         return sum(d.rows_written for d in self.days)
 
-    def aggregates_for(self, day: date) -> pd.DataFrame:
-        """The long rows (timestamp, signal, value) written for one day."""
-        if self.aggregates is None:
-            raise ValueError("this result holds no aggregates")
-        # Group the rows by day once, not a mask over the whole run a day: a backfill asks
-        # for every day of the run, which made the masks O(days x rows).
-        if self._day_index is None or self._day_index[0] is not self.aggregates:
-            self._day_index = (self.aggregates, positions_by_day(self.aggregates["timestamp"]))
-        return self.aggregates.iloc[self._day_index[1].get(day, NO_ROWS)]
-
-
-def days_between(start: datetime, end: datetime) -> list[date]:
-    """The UTC days in [start, end), which must be whole days."""
-    count = (end - start) // timedelta(days=1)
-    return [start.date() + timedelta(days=i) for i in range(count)]
+    def aggregates_for(self, i: int) -> pd.DataFrame:
+        """The long rows (timestamp, signal, value) written for the run's i-th day."""
+        return self.aggregates.iloc[self.aggregates_index.rows_of(i)]
 
 
 def run_etl(session: ConektorSession, target: Engine, days: list[date]) -> EtlResult:
@@ -132,7 +103,7 @@ def run_etl(session: ConektorSession, target: Engine, days: list[date]) -> EtlRe
 
     # One call for the whole window, paged by the API (a year is a few pages), instead of a
     # request a day: per-request overhead on both sides was most of a backfill's read time.
-    start, end = day_start(days[0]), day_start(days[-1] + timedelta(days=1))
+    start, end = window_of(days)
     before = (session.stats.requests, session.stats.bytes)
     started = clock.perf_counter()
     frame = session.fetch_window(start, end, AGGREGATED_VARIABLES)
@@ -143,50 +114,42 @@ def run_etl(session: ConektorSession, target: Engine, days: list[date]) -> EtlRe
         days=len(days),
         rows=len(frame),
     )
-    day_of_row = day_positions(frame["timestamp"], days)
-    rows_read = np.bincount(day_of_row[day_of_row >= 0], minlength=len(days))
-    empty = [day for day, rows in zip(days, rows_read, strict=True) if not rows]
+    # The run's rows grouped by day once; everything below reuses this index.
+    index = DayIndex.of(frame["timestamp"], days)
+    empty = index.empty_days()
     if empty:
         listed = ", ".join(d.isoformat() for d in empty[:5]) + (" ..." if len(empty) > 5 else "")
         raise EmptySourceDay(
             f"no source data for {listed}: {session.coverage().describe()}; target left unchanged"
         )
-    coverages = profile_days(frame, days)
-    fingerprints = {day: fingerprint(rows) for day, rows in split_days(frame, days).items()}
-    fetched = [
-        (day, replace(coverage, fingerprint=fingerprints[day]), *call.share(int(rows)))
-        for day, coverage, rows in zip(days, coverages, rows_read, strict=True)
-    ]
+    coverages = profile_days(frame, index, fingerprints=True)
 
-    # The bad-value policy (README, "Aggregation semantics") over the whole run in one pass,
-    # counted per fetched day.
-    source, quality = clean_values_grouped(frame, day_of_row, len(days))
+    # The bad-value policy over the whole run in one pass, counted per day.
+    source, quality = clean_values_grouped(frame, index.position, len(days))
     aggregates = aggregate_cleaned(source)
     replace_window(target, aggregates, start, end, ids)
 
-    written = positions_by_day(aggregates["timestamp"])
-    result = EtlResult(
+    written = DayIndex.of(aggregates["timestamp"], days)
+    shares = [call.share(int(rows)) for rows in index.rows_per_day]
+    return EtlResult(
         start=start,
         end=end,
         days=[
             DayResult(
                 day,
-                int(rows),
-                len(written.get(day, NO_ROWS)),
-                coverage=coverage,
-                api_seconds=seconds,
-                api_bytes=size,
+                int(index.rows_per_day[i]),
+                int(written.rows_per_day[i]),
+                coverage=coverages[i],
+                api_seconds=shares[i][0],
+                api_bytes=shares[i][1],
                 api_requests=call.requests,
                 api_call_days=call.days,
-                quality=counts,
+                quality=quality[i],
             )
-            for (day, coverage, seconds, size), rows, counts in zip(
-                fetched, rows_read, quality, strict=True
-            )
+            for i, day in enumerate(days)
         ],
-        aggregates=aggregates,
         source=frame,
+        source_index=index,
+        aggregates=aggregates,
+        aggregates_index=written,
     )
-    # The per-partition metadata asks for each day's rows: reuse this grouping.
-    result._day_index = (aggregates, written)
-    return result

@@ -1,10 +1,10 @@
 """Transform: one-minute rows to 10-minute mean/min/max/std per variable, vectorised with pandas.
 
-Semantics (README, "Aggregation"): buckets are closed on the left and labelled by their
+Semantics (docs/architecture.md, "Aggregation semantics"): buckets are closed on the left and labelled by their
 start; NULL source values are skipped; std is the sample std (ddof=1), NULL for a bucket
 with one sample; a bucket with no value for a variable produces no rows for it.
 
-Bad values (docs/RELIABILITY.md, "Bad source values"): a value that is NaN, +/-infinity or
+Bad values (docs/reliability.md, "Bad source values"): a value that is NaN, +/-infinity or
 outside the variable's plausible range is **skipped**, exactly like a NULL, and counted.
 Skipping keeps the day's good minutes (rejecting the day would lose them to one glitching
 sensor reading) and invents nothing (clipping would turn a broken reading into a plausible
@@ -13,37 +13,13 @@ one). The counts go to the asset's metadata so a bad day is visible.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
-from wind_pipeline.source_data import PowerCurve
-from wind_pipeline.target_models import AGGREGATED_VARIABLES, STATISTICS
-
-BUCKET = "10min"
-
-_RATED_POWER_KW = PowerCurve().rated_power
-
-
-@dataclass(frozen=True)
-class PlausibleRange:
-    """The closed interval [low, high] of physically possible values of a variable."""
-
-    low: float
-    high: float
-    unit: str
-
-
-# Why these bounds: a cup anemometer cannot read below 0 m/s, and 75 m/s is above any
-# 10-minute wind a turbine site records (IEC class I: 50 m/s reference gust, 70 m/s 3-second
-# gust). A turbine draws a little power when idle (down to -10 % of rated) and the converter
-# caps output near rated; 150 % of rated is far beyond any real reading.
-PLAUSIBLE_RANGES: Mapping[str, PlausibleRange] = {
-    "wind_speed": PlausibleRange(0.0, 75.0, "m/s"),
-    "power": PlausibleRange(-0.1 * _RATED_POWER_KW, 1.5 * _RATED_POWER_KW, "kW"),
-}
+from wind_pipeline.domain import AGGREGATED_VARIABLES, BUCKET, PLAUSIBLE_RANGES, STATISTICS
 
 # Why a value was skipped; `missing` is NULL or NaN (the API's JSON cannot tell them apart).
 SKIP_REASONS = ("missing", "infinite", "below_range", "above_range")

@@ -13,7 +13,6 @@ from pathlib import Path
 import dagster as dg
 
 from wind_pipeline.assets.aggregates import wind_10min_aggregates
-from wind_pipeline.checks import wind_10min_aggregates_checks
 from wind_pipeline_tests.support.faultkit import range_tags
 from wind_pipeline_tests.support.helpers import etl_resources, scalar, table_snapshot
 
@@ -23,7 +22,7 @@ RANGE_TAGS = range_tags(DAYS[0], DAYS[-1])
 
 def backfill(api_url: str, target_url: str, instance: dg.DagsterInstance):
     return dg.materialize(
-        [wind_10min_aggregates, wind_10min_aggregates_checks],
+        [wind_10min_aggregates],
         instance=instance,
         tags=RANGE_TAGS,
         resources=etl_resources(api_url, target_url),
@@ -110,7 +109,7 @@ def test_cli_partition_range_is_one_run(
 ):
     """On the instance `wind-stack up` writes (PostgreSQL, the pooled event log, batched
     materialization events): one run, and Dagster's own partition and check status per day."""
-    from wind_pipeline.local_stack import dagster_instance_yaml
+    from wind_stack.dagster_instance import dagster_instance_yaml
 
     home = tmp_path / "dagster_home"
     home.mkdir()

@@ -11,12 +11,12 @@ import sys
 
 import dagster as dg
 import pytest
-from wind_pipeline.local_stack import free_port
 
 from wind_pipeline.assets.aggregates import wind_10min_aggregates
 from wind_pipeline.resources import ConektorClient, TargetDatabase
 from wind_pipeline.settings import ConfigurationError, load_settings, mask_passwords, redact
 from wind_pipeline_tests.support.faultkit import WIND_ETL, failure_text, subprocess_env
+from wind_stack.net import free_port
 
 SECRET = "s3cretPW"
 
@@ -82,7 +82,7 @@ def test_a_dagster_run_with_a_bad_target_url_fails_naming_the_variable(clean_env
     clean_env.setenv("WIND_TARGET_DB_URL", f"mysql://u:{SECRET}@h/d")
     result = dg.materialize(
         [wind_10min_aggregates],
-        resources={"conektor": ConektorClient(base_url=api_url), "target_db": TargetDatabase()},
+        resources={"conektor": ConektorClient(base_url=api_url), "target_db": TargetDatabase(url=dg.EnvVar("WIND_TARGET_DB_URL"))},
         partition_key="2024-01-05",
         raise_on_error=False,
     )

@@ -6,10 +6,10 @@ import threading
 import time
 
 import uvicorn
-from wind_pipeline.local_stack import free_port
 
 from api_service.main import create_app
 from api_service.settings import ApiSettings
+from wind_stack.net import free_port
 
 
 class ApiServer:

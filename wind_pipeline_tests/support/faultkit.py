@@ -27,9 +27,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
-from wind_pipeline.local_stack import free_port
 
 from wind_pipeline.etl.load import _LOCK_NAMESPACE, FAULT_PAUSE_ENV, FAULT_READY_FILE_ENV
+from wind_stack.net import free_port
 
 if TYPE_CHECKING:
     import dagster as dg

@@ -46,6 +46,6 @@ def drop_database(admin_url: str, url: str) -> None:
 def reader_url(db_url: str) -> str:
     """Give `db_url`'s database the API's read-only role (api_service/sql/reader_role.sql);
     return the URL the API connects with."""
-    from wind_pipeline.local_stack import apply_reader_role
+    from wind_stack.db_roles import apply_reader_role
 
     return apply_reader_role(db_url, READER_TEST_PASSWORD)

@@ -1,5 +1,5 @@
-"""`EtlResult.aggregates_for` (each day's rows, as a mask over the run would give them), and
-`replace_window`'s refusal of signals the Target lacks."""
+"""`DayIndex` (each day's rows, as a mask over the run would give them), day arithmetic, and
+`replace_window`'s refusal of signals the Target lacks (before it connects)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
+from wind_pipeline.etl.days import DayIndex, days_between, window_of
 from wind_pipeline.etl.load import TargetSchemaMissing, replace_window
-from wind_pipeline.etl.pipeline import EtlResult
 from wind_pipeline.etl.transform import aggregate_10min
 from wind_pipeline.source_data import generate_turbine_data
 
@@ -21,30 +21,35 @@ def masked(frame: pd.DataFrame, day: date) -> pd.DataFrame:
     return frame[(stamps >= start) & (stamps < start + pd.Timedelta(days=1))]
 
 
-def test_each_day_gets_its_rows_in_the_runs_order():
+def test_each_day_gets_its_rows_in_the_frames_order():
     rows = aggregate_10min(generate_turbine_data(datetime(2024, 1, 1, tzinfo=UTC), days=4))
     # Drop a whole day, shuffle, and give the rows a non-default index.
     rows = rows[rows["timestamp"].dt.day != 3].sample(frac=1, random_state=5)
     rows.index = rows.index * 3 + 7
-    result = EtlResult(datetime(2024, 1, 1, tzinfo=UTC), datetime(2024, 1, 6, tzinfo=UTC))
-    result.aggregates = rows
-    for offset in range(-1, 6):
-        day = date(2024, 1, 1) + timedelta(days=offset)
-        got = result.aggregates_for(day)
+    days = [date(2024, 1, 1) + timedelta(days=offset) for offset in range(-1, 6)]
+    index = DayIndex.of(rows["timestamp"], days)
+    for i, day in enumerate(days):
+        got = rows.iloc[index.rows_of(i)]
         pd.testing.assert_frame_equal(got, masked(rows, day), check_index_type=True)
-    assert result.aggregates_for(date(2024, 1, 3)).empty
-
-    # A result given other rows answers for those, not from the old grouping.
-    fewer = rows.iloc[:10]
-    result.aggregates = fewer
-    day = fewer["timestamp"].iloc[0].date()
-    pd.testing.assert_frame_equal(result.aggregates_for(day), masked(fewer, day))
+        assert index.rows_per_day[i] == len(got)
+    empty = [date(2023, 12, 31), date(2024, 1, 3), date(2024, 1, 5), date(2024, 1, 6)]
+    assert index.empty_days() == empty
 
 
-def test_a_result_without_rows_says_so():
-    result = EtlResult(datetime(2024, 1, 1, tzinfo=UTC), datetime(2024, 1, 2, tzinfo=UTC))
-    with pytest.raises(ValueError, match="no aggregates"):
-        result.aggregates_for(date(2024, 1, 1))
+def test_rows_of_days_outside_the_index_are_left_out():
+    rows = aggregate_10min(generate_turbine_data(datetime(2024, 1, 1, tzinfo=UTC), days=3))
+    index = DayIndex.of(rows["timestamp"], [date(2024, 1, 2)])
+    assert index.rows_per_day.tolist() == [1152]
+    assert (index.position == -1).sum() == 2 * 1152
+    assert rows.iloc[index.rows_of(0)]["timestamp"].dt.day.unique().tolist() == [2]
+
+
+def test_days_between_and_the_window_of_days():
+    start = datetime(2024, 1, 30, tzinfo=UTC)
+    days = days_between(start, start + timedelta(days=3))
+    assert days == [date(2024, 1, 30), date(2024, 1, 31), date(2024, 2, 1)]
+    assert window_of(days) == (start, datetime(2024, 2, 2, tzinfo=UTC))
+    assert days_between(start, start) == []
 
 
 def test_rows_of_a_signal_the_target_lacks_are_refused_before_any_write():

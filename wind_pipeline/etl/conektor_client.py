@@ -1,4 +1,4 @@
-"""Extract: read the Source through the Conektor API with httpx, retrying transient faults.
+"""The Conektor API client: all reads of the Source, through httpx, retrying transient faults.
 
 `fetch_window` asks for the API's CSV representation, the fastest to produce and parse
 (see benchmarks/API_RESULTS.md), and follows the keyset cursor when a window spans more
@@ -11,7 +11,7 @@ import io
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
 import httpx
 import pandas as pd
@@ -22,11 +22,14 @@ from tenacity import (
     wait_exponential_jitter,
 )
 
+from wind_pipeline.domain import AGGREGATED_VARIABLES, SourcePeriod
+from wind_pipeline.etl.days import consecutive_runs, window_of
 from wind_pipeline.settings import mask_passwords
-from wind_pipeline.source_data import SourcePeriod
 
 # The API's largest page (api_service.routers.data.MAX_PAGE_ROWS): fewest round trips.
 DEFAULT_PAGE_ROWS = 100_000
+# Days read per paged `/data` call when reading several days: a year is one call of few pages.
+FETCH_CHUNK_DAYS = 366
 
 
 class ConektorRequestError(RuntimeError):
@@ -164,14 +167,38 @@ class ConektorSession:
                 raise ConektorUnavailable("Conektor API sent an empty page with a next page")
         return pages[0] if len(pages) == 1 else pd.concat(pages, ignore_index=True)
 
+    def fetch_days(
+        self,
+        days: Sequence[date],
+        variables: Sequence[str] = AGGREGATED_VARIABLES,
+        chunk_days: int = FETCH_CHUNK_DAYS,
+    ) -> pd.DataFrame:
+        """The Source rows of `days` (at least one, not necessarily consecutive) as one frame.
+
+        Each run of consecutive days (up to `chunk_days`) is one paged `/data` call.
+        """
+        frames = [
+            self.fetch_window(*window_of(run), variables)
+            for run in consecutive_runs(days, chunk_days)
+        ]
+        return frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
+
     def coverage(self) -> SourcePeriod:
+        """The Source's period as `/coverage` states it."""
         body = self.get_json("/coverage")
-        first, last = body["first_timestamp"], body["last_timestamp"]  # type: ignore[index]
-        return SourcePeriod(
-            pd.Timestamp(first).to_pydatetime() if first else None,
-            pd.Timestamp(last).to_pydatetime() if last else None,
-            int(body["row_count"]),  # type: ignore[index]
-        )
+        try:
+            first, last = body["first_timestamp"], body["last_timestamp"]  # type: ignore[index]
+            return SourcePeriod(
+                _utc(first) if first else None,
+                _utc(last) if last else None,
+                int(body["row_count"]),  # type: ignore[index]
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ConektorUnavailable("Conektor API sent a malformed /coverage body") from exc
+
+
+def _utc(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
 def _parse_csv(content: bytes, variables: list[str]) -> pd.DataFrame:
