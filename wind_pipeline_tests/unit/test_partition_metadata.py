@@ -11,7 +11,7 @@ import pytest
 
 from wind_pipeline.assets.partition_metadata import buckets_preview, partition_metadata
 from wind_pipeline.domain import SIGNAL_NAMES
-from wind_pipeline.etl.coverage import mask_runs
+from wind_pipeline.etl.coverage import DayCoverage, mask_runs
 from wind_pipeline.etl.pipeline import DayResult
 from wind_pipeline.etl.transform import aggregate_10min
 from wind_pipeline.plots import SignalGrid, _path_template, day_chart_svg
@@ -128,9 +128,100 @@ def test_chart_breaks_at_a_gap_and_the_grid_and_rows_give_the_same_chart(day_row
     assert day_chart_svg(date(2024, 1, 2), day_rows).count('class="empty"') == 2
 
 
-def test_partition_metadata_uses_one_grid_for_preview_and_chart(day_rows):
-    result = DayResult(DAY, source_rows=1440, rows_written=len(day_rows))
-    metadata = partition_metadata(result, day_rows, table_rows=9, table_name="t")
-    assert metadata["buckets_preview"].value == buckets_preview(day_rows)
-    assert svg_of(metadata) == day_chart_svg(DAY, day_rows)
-    assert svg_of(metadata).count("<polyline") == 2
+def hand_made_day() -> pd.DataFrame:
+    """Two buckets of the eight signals, values chosen by hand (00:10 has no power std)."""
+    values = {
+        "00:00": [5.0, 2.0, 9.0, 3.605551, 300.0, 100.0, 600.0, 264.575131],
+        "00:10": [7.25, 7.0, 7.5, 0.353553, 1200.0, 1150.5, 1249.5, np.nan],
+    }
+    return pd.DataFrame(
+        [
+            (pd.Timestamp(f"2024-01-01T{hhmm}Z"), signal, value)
+            for hhmm, row in values.items()
+            for signal, value in zip(SIGNAL_NAMES, row, strict=True)
+        ],
+        columns=["timestamp", "signal", "value"],
+    )
+
+
+def test_partition_metadata_holds_the_hand_written_preview_and_a_chart_of_the_day():
+    rows = hand_made_day()
+    coverage = DayCoverage(
+        day=DAY,
+        minutes_present=1380,
+        unusable={"wind_speed": 2, "power": 0},
+        missing_ranges=(
+            (datetime(2024, 1, 1, 10, tzinfo=UTC), datetime(2024, 1, 1, 10, 59, tzinfo=UTC)),
+        ),
+        fingerprint="abc123",
+    )
+    result = DayResult(
+        DAY, source_rows=1380, rows_written=15, coverage=coverage, api_requests=1, api_bytes=99
+    )
+    metadata = partition_metadata(result, rows, table_rows=9, table_name="t")
+
+    assert metadata["buckets_preview"].value == (
+        "| bucket (UTC) | wind_speed_mean | wind_speed_min | wind_speed_max | wind_speed_std"
+        " | power_mean | power_min | power_max | power_std |\n"
+        "|---|---|---|---|---|---|---|---|---|\n"
+        "| 00:00 | 5.000 | 2.000 | 9.000 | 3.606 | 300.000 | 100.000 | 600.000 | 264.575 |\n"
+        "| 00:10 | 7.250 | 7.000 | 7.500 | 0.354 | 1200.000 | 1150.500 | 1249.500 | NULL |"
+    )
+    assert {
+        key: metadata[key]
+        for key in (
+            "dagster/row_count",
+            "dagster/partition_row_count",
+            "dagster/table_name",
+            "rows_written",
+            "source_rows_read",
+            "window_start",
+            "window_end",
+            "api_requests",
+            "api_bytes",
+            "source_minutes_present",
+            "source_minutes_missing",
+            "source_missing_ranges",
+            "source_fingerprint",
+        )
+    } == {
+        "dagster/row_count": 9,
+        "dagster/partition_row_count": 15,
+        "dagster/table_name": "t",
+        "rows_written": 15,
+        "source_rows_read": 1380,
+        "window_start": "2024-01-01T00:00:00+00:00",
+        "window_end": "2024-01-02T00:00:00+00:00",
+        "api_requests": 1,
+        "api_bytes": 99,
+        "source_minutes_present": 1380,
+        "source_minutes_missing": 60,
+        "source_missing_ranges": "10:00-10:59",
+        "source_fingerprint": "abc123",
+    }
+    assert metadata["source_unusable_values"].value == {"wind_speed": 2, "power": 0}
+
+    chart = metadata["chart"].value
+    assert chart.startswith(
+        "![10-minute wind speed and power on 2024-01-01](data:image/svg+xml;base64,"
+    )
+    svg = svg_of(metadata)
+    assert svg.startswith("<svg ") and svg.endswith("</svg>")
+    assert "2024-01-01 (UTC): 10-minute mean" in svg
+    # One line per panel through the two buckets' middles: x = 62 + (5 or 15) min * 680/1440 px.
+    lines = [part.split('"')[0] for part in svg.split('<polyline points="')[1:]]
+    assert [[point.split(",")[0] for point in line.split(" ")] for line in lines] == [
+        ["64.4", "69.1"],
+        ["64.4", "69.1"],
+    ]
+    assert 'class="empty"' not in svg and 'class="gap"' in svg, "the rest of the day is a gap"
+
+
+def test_a_day_without_rows_has_an_empty_preview_and_a_chart_that_says_no_data():
+    empty = hand_made_day().iloc[0:0]
+    metadata = partition_metadata(DayResult(DAY, 0, 0), empty, table_rows=0, table_name="t")
+    assert metadata["buckets_preview"].value == (
+        "| bucket (UTC) | " + " | ".join(SIGNAL_NAMES) + " |\n" + "|---" * 9 + "|"
+    )
+    assert svg_of(metadata).count('class="empty">no data<') == 2
+    assert "source_minutes_present" not in metadata, "no coverage, no coverage keys"
