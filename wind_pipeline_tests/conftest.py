@@ -92,6 +92,19 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         shutil.rmtree(_OWN_BASETEMP, ignore_errors=True)
 
 
+# The fixtures that need the PostgreSQL server (or the API over it): `unit/` may use none.
+SERVER_FIXTURES = {
+    "pg_admin_url",
+    "new_database",
+    "source_url",
+    "target_url",
+    "start_api",
+    "api_server",
+    "api_url",
+    "api",
+}
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
         try:
@@ -100,6 +113,13 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             continue
         if folder in FOLDER_MARKERS:
             item.add_marker(getattr(pytest.mark, folder))
+        if folder == "unit":
+            needs = SERVER_FIXTURES.intersection(getattr(item, "fixturenames", ()))
+            if needs:
+                raise pytest.UsageError(
+                    f"{item.nodeid} is in unit/ but uses {', '.join(sorted(needs))}: "
+                    "unit tests run without PostgreSQL; move it to the folder of its subject"
+                )
 
 
 # --- PostgreSQL ---------------------------------------------------------------------------

@@ -5,13 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import dagster as dg
-import numpy as np
 import sqlalchemy as sa
 
 from wind_pipeline.assets.source import source_seed
-from wind_pipeline.domain import PowerCurve
 from wind_pipeline.resources import SourceDatabase
-from wind_pipeline.source_data import generate_turbine_data
 from wind_pipeline_tests.support.helpers import scalar
 
 
@@ -67,22 +64,3 @@ def test_seed_window_and_random_seed_are_configurable(new_database: Callable[[st
     assert _materialize_seed(url, {"start_date": "2024-03-01", "days": 2, "random_seed": 7}).success
     assert scalar(url, "SELECT count(*) FROM data") == 2 * 1440
     assert str(scalar(url, "SELECT min(timestamp) FROM data")).startswith("2024-03-01 00:00:00")
-
-
-def test_generated_data_looks_like_a_turbine():
-    frame = generate_turbine_data(days=10)
-    curve = PowerCurve()
-    wind, power = frame["wind_speed"].to_numpy(), frame["power"].to_numpy()
-    assert (wind >= 0).all() and 4 < wind.mean() < 10
-    # Wind is autocorrelated minute to minute, not white noise.
-    assert np.corrcoef(wind[:-1], wind[1:])[0, 1] > 0.9
-    # Power follows the curve: nothing below cut-in, never above rated.
-    assert (power[wind < curve.cut_in] == 0).all()
-    assert power.max() <= curve.rated_power
-    assert np.corrcoef(wind, power)[0, 1] > 0.8
-    # Temperature has a daily cycle: afternoons are warmer than nights on average.
-    hours = frame["timestamp"].dt.hour
-    temp = frame["ambient_temperature"]
-    assert temp[(hours >= 13) & (hours <= 16)].mean() > temp[(hours >= 1) & (hours <= 4)].mean() + 3
-    # Deterministic for a given seed.
-    assert generate_turbine_data(days=1).equals(generate_turbine_data(days=1))

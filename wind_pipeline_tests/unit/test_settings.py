@@ -1,0 +1,143 @@
+"""The one settings model: defaults, validation that names the variable, and password masking."""
+
+from __future__ import annotations
+
+import pytest
+
+from wind_pipeline.settings import (
+    DEFAULT_API_URL,
+    DEFAULT_SOURCE_DB_URL,
+    DEFAULT_TARGET_DB_URL,
+    ConfigurationError,
+    check_http_url,
+    check_postgres_url,
+    load_settings,
+    mask_passwords,
+    redact,
+    url_secrets,
+)
+
+SECRET = "s3cretPW"
+NAMES = ("WIND_SOURCE_DB_URL", "WIND_TARGET_DB_URL", "WIND_API_URL")
+
+
+@pytest.fixture
+def env(monkeypatch: pytest.MonkeyPatch, tmp_path) -> pytest.MonkeyPatch:
+    """No WIND_* variable set and no .env file in the working directory."""
+    for name in NAMES:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(tmp_path)
+    return monkeypatch
+
+
+def test_defaults_are_the_local_stacks(env):
+    settings = load_settings()
+    assert settings.source_db_url == DEFAULT_SOURCE_DB_URL
+    assert settings.target_db_url == DEFAULT_TARGET_DB_URL
+    assert settings.api_url == DEFAULT_API_URL == "http://127.0.0.1:8765"
+
+
+def test_values_are_trimmed_and_the_api_url_loses_its_trailing_slash(env):
+    env.setenv("WIND_API_URL", " http://api.example:9000/ ")
+    env.setenv("WIND_TARGET_DB_URL", " postgresql://u@db:5432/t ")
+    settings = load_settings()
+    assert settings.api_url == "http://api.example:9000"
+    assert settings.target_db_url == "postgresql://u@db:5432/t"
+
+
+def test_a_dotenv_file_is_read_and_the_environment_wins(env, tmp_path):
+    (tmp_path / ".env").write_text(
+        "WIND_API_URL=http://from-dotenv:1\nWIND_SOURCE_DB_URL=postgresql://u@dotenv/s\n"
+    )
+    env.setenv("WIND_API_URL", "http://from-env:2")
+    settings = load_settings()
+    assert settings.api_url == "http://from-env:2"
+    assert settings.source_db_url == "postgresql://u@dotenv/s"
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "reason"),
+    [
+        ("WIND_SOURCE_DB_URL", "", "empty value"),
+        (
+            "WIND_SOURCE_DB_URL",
+            f"mysql://u:{SECRET}@h/d",
+            "expected a postgresql:// URL, got mysql://",
+        ),
+        ("WIND_TARGET_DB_URL", f"postgresql://u:{SECRET}@h:99999/d", "port 99999 out of range"),
+        ("WIND_TARGET_DB_URL", f"not a url {SECRET}", "not a database URL"),
+        ("WIND_API_URL", f"ftp://u:{SECRET}@h", "expected an http:// or https:// URL"),
+        ("WIND_API_URL", f"http://h:8765/?token={SECRET}", "without ?query or #fragment"),
+        ("WIND_API_URL", "http://", "no host"),
+    ],
+)
+def test_a_bad_value_names_the_variable_and_never_quotes_it(env, name, value, reason):
+    env.setenv(name, value)
+    with pytest.raises(ConfigurationError) as caught:
+        load_settings()
+    message = str(caught.value)
+    assert message.startswith(f"invalid configuration: {name}: ")
+    assert reason in message
+    assert SECRET not in message
+    assert "\n" not in message
+
+
+def test_every_bad_variable_is_named_at_once(env):
+    env.setenv("WIND_SOURCE_DB_URL", "sqlite:///x")
+    env.setenv("WIND_API_URL", "localhost:8765")
+    message = str(pytest.raises(ConfigurationError, load_settings).value)
+    assert "WIND_SOURCE_DB_URL: expected a postgresql:// URL, got sqlite://" in message
+    assert "WIND_API_URL: expected an http:// or https:// URL" in message
+
+
+def test_url_checks_accept_the_usual_forms():
+    for url in (
+        "postgresql://u@h/d",
+        "postgresql+psycopg2://u:p@h:5432/d",
+        "postgresql:///d?host=/var/run/postgresql",
+    ):
+        check_postgres_url(url)
+    for url in ("http://127.0.0.1:8765", "https://api.example/conektor"):
+        check_http_url(url)
+
+
+@pytest.mark.parametrize(
+    ("text", "masked"),
+    [
+        ("postgresql://wind:pw@db:5432/t", "postgresql://wind:***@db:5432/t"),
+        ("postgresql+psycopg2://wind:p@ss:w0rd@db/t", "postgresql+psycopg2://wind:***@db/t"),
+        ("http://user:tok@api:8765/data", "http://user:***@api:8765/data"),
+        (
+            "postgresql://db/t?user=u&password=pw&sslmode=require",
+            "postgresql://db/t?user=u&password=***&sslmode=require",
+        ),
+        ("host=db dbname=t password=pw user=u", "host=db dbname=t password=*** user=u"),
+        ("failed: 'PASSWORD=pw' rejected", "failed: 'PASSWORD=***' rejected"),
+        ("postgresql://wind@db/t (no password)", "postgresql://wind@db/t (no password)"),
+        (
+            "two: http://a:x1@h and postgresql://b:y2@k/d",
+            "two: http://a:***@h and postgresql://b:***@k/d",
+        ),
+    ],
+)
+def test_mask_passwords_masks_every_form(text, masked):
+    assert mask_passwords(text) == masked
+
+
+def test_mask_passwords_also_masks_given_secrets_longest_first():
+    text = "connect failed for user wind with hunter22 (hunter2 is not it)"
+    assert mask_passwords(text, ["hunter2", "hunter22", ""]) == (
+        "connect failed for user wind with *** (*** is not it)"
+    )
+
+
+def test_url_secrets_finds_the_password_however_it_is_written():
+    assert url_secrets("postgresql://u:p%40ss@h/d") == ["p%40ss", "p@ss"]
+    assert url_secrets("postgresql://h/d?password=longer") == ["longer"]
+    assert url_secrets("postgresql://u:ab@h/d") == [], "too short to scrub as free text"
+    assert url_secrets("postgresql://u@h/d") == []
+
+
+def test_redact_is_safe_to_print():
+    assert redact(f"postgresql://u:{SECRET}@h/d") == "postgresql://u:***@h/d"
+    assert redact(DEFAULT_TARGET_DB_URL) == DEFAULT_TARGET_DB_URL
