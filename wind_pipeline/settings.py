@@ -112,7 +112,7 @@ def redact(url: str) -> str:
 # `scheme://user:password@host`: the password, up to the token's last `@` (a password may hold
 # an unencoded `@`), whatever the scheme.
 _URL_PASSWORD = re.compile(
-    r"(?P<head>[A-Za-z][A-Za-z0-9+.\-]*://[^:/@\s]*:)(?P<secret>\S*)@(?=[^@\s/?#]*(?:[/?#:\s]|$))"
+    r"(?P<head>[A-Za-z][A-Za-z0-9+.\-]*://[^:/@\s]*:)(?P<secret>[^\s/]*)@(?=[^@\s/?#]*(?:[/?#:\s]|$))"
 )
 # `?password=...` / `&password=...` (libpq's and SQLAlchemy's query form) and `password=...`
 # in a libpq keyword string.
@@ -142,6 +142,8 @@ def url_secrets(url: str) -> list[str]:
         if parts.password:
             found.append(parts.password)
     found += [unquote(secret) for secret in found]
+    # A driver that splits `u:Sec@ret@host` at the first `@` quotes `ret@host` as the host.
+    found += [part for secret in found for part in secret.split("@")]
     # A one- or two-character "password" would mask unrelated text; such a password is
     # still masked where it appears in a URL, by the patterns above.
     return sorted({secret for secret in found if len(secret) > 2}, key=len, reverse=True)
