@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 export DAGSTER_HOME := $(CURDIR)/.dagster_home
 
-.PHONY: install run up down status dev test bench loadtest lint format clean
+.PHONY: install run up down status dev test test-unit bench loadtest lint format clean
 
 # Reinstall only when the project or its lock file changed.
 $(STAMP): pyproject.toml requirements.lock Makefile
@@ -39,6 +39,10 @@ dev: up
 
 test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The database-free layer (wind_pipeline_tests/unit): no PostgreSQL, no network, seconds.
+test-unit: install
+	$(BIN)/python -m pytest wind_pipeline_tests/unit -m unit $(PYTEST_ARGS)
 
 # Benchmarks on a scratch stack; writes benchmarks/RESULTS.md and benchmarks/results.json.
 bench: install
