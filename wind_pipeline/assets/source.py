@@ -73,11 +73,9 @@ def _parse_day(field: str, text: str) -> date:
 def source_seed(
     context: dg.AssetExecutionContext, config: SourceSeedConfig, source_db: SourceDatabase
 ) -> dg.MaterializeResult:
-    """The Source table `data`: one row a minute of wind speed, power and ambient temperature.
-
-    Replaces the table's contents with the configured window (default 2024-01-01 for 10 days,
-    14,400 rows) of realistic synthetic data, bulk-loaded with COPY in one transaction.
-    """
+    """The Source table `data`: one row a minute of wind speed, power and ambient temperature."""
+    # Replaces the table's contents with the configured window (default 2024-01-01 for 10 days,
+    # 14,400 rows) in one transaction, bulk-loaded with binary COPY; re-seeding never duplicates.
     try:
         first_day = config.first_day(datetime.now(UTC).date())
     except ValueError as exc:

@@ -12,11 +12,8 @@ from wind_pipeline.target_models import create_target_schema
     owners=["team:data-engineering"],
 )
 def target_schema(target_db: TargetDatabase) -> dg.MaterializeResult:
-    """Tables `signal(id, name)` and `data(timestamp, signal_id, value)` from SQLAlchemy models.
-
-    Creates what is missing and inserts the signals wind_speed_/power_ mean, min, max and std.
-    Idempotent: running it again changes nothing.
-    """
+    """Tables `signal(id, name)` and `data(timestamp, signal_id, value)`, and the eight signals."""
+    # Created from the SQLAlchemy models; idempotent: running it again changes nothing.
     ids = create_target_schema(target_db.engine)
     return dg.MaterializeResult(
         metadata={
