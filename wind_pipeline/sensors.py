@@ -13,7 +13,7 @@ change to the Source requests it again).
 
 Cost: `GET /coverage` plus one `/data` request per 7 days, every `minimum_interval_seconds`.
 A per-day summary route on the API (row count and checksum computed by PostgreSQL) would make
-each tick a few hundred bytes instead of the days' rows (see the README).
+each tick a few hundred bytes instead of the days' rows (see docs/operations.md).
 """
 
 import json
