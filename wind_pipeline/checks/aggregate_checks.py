@@ -82,7 +82,7 @@ def evaluate_checks(
     """The selected checks' verdicts for every day of `run`, as Dagster events."""
     selected = context.selected_asset_check_keys
     names = [name for name, spec in SPECS.items() if spec.key in selected]
-    # Each check once over all days (a year in a fraction of a second), then a verdict per day.
+    # Each check once over all days of the run (vectorised), then a verdict per day.
     by_check = {name: EVALUATE[name](run) for name in names}
     yield from report(
         context,

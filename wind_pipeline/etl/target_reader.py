@@ -18,7 +18,7 @@ def read_target_days(engine: Engine, days: Sequence[date]) -> pd.DataFrame:
     """The eight signals' rows from the first to the last day: signal, timestamp, value, is_nan.
 
     `is_nan` tells a stored NaN from a NULL, which pandas would both show as NaN. Read with
-    COPY ... TO STDOUT and pandas' C parser: a year of rows in a fraction of a second.
+    COPY ... TO STDOUT and pandas' C parser (see benchmarks/RESULTS.md).
     """
     start, end = window_of(sorted(days))
     statement = (
