@@ -60,11 +60,21 @@ class DataColumnsResponse(BaseModel):
 
 
 class CoverageResponse(BaseModel):
-    first_timestamp: datetime | None = Field(description="Earliest row, or null if empty.")
-    last_timestamp: datetime | None = Field(description="Latest row, or null if empty.")
-    row_count: int = Field(description="Rows in the Source table.")
+    first_timestamp: datetime | None = Field(
+        description="Earliest row `/data` can serve, or null if there is none."
+    )
+    last_timestamp: datetime | None = Field(
+        description="Latest row `/data` can serve, or null if there is none."
+    )
+    row_count: int = Field(description="Rows from first_timestamp to last_timestamp.")
     expected_minutes: int = Field(description="Minutes from first to last timestamp, inclusive.")
     missing_minutes: int = Field(description="expected_minutes - row_count.")
+    out_of_range_rows: int = Field(
+        description=(
+            "Rows whose timestamp lies outside 0001-01-01T00:00:00Z .. 9999-12-31T23:59:59.999999Z "
+            "(BC dates, years from 10000 on, +/-infinity): not counted above, never served."
+        )
+    )
 
 
 class VariableInfo(BaseModel):

@@ -96,6 +96,7 @@ def test_coverage_states_the_period(api: httpx.Client):
         "row_count": 14400,
         "expected_minutes": 14400,
         "missing_minutes": 0,
+        "out_of_range_rows": 0,
     }
 
 
