@@ -79,6 +79,9 @@ def faulty_sources(new_database: Callable[[str], str], start_api) -> dict[str, t
     for name, fault in {
         "gap": "DELETE FROM data WHERE timestamp >= '2024-01-05T10:00Z' AND timestamp < '2024-01-05T11:00Z'",
         "nan": "UPDATE data SET wind_speed = 'NaN' WHERE timestamp = '2024-01-05T12:00Z'",
+        # 15 values the bad-value policy skips: out of range, not NULL/NaN/infinite.
+        "implausible": "UPDATE data SET power = 99999 WHERE timestamp >= '2024-01-05T08:00Z' "
+        "AND timestamp < '2024-01-05T08:15Z'",
     }.items():
         url = new_database(f"source_{name}")
         engine = sa.create_engine(url)
@@ -141,11 +144,32 @@ def test_aggregate_checks_on_a_day_with_a_nan(faulty_sources, target_url):
     assert result.success
     found = verdicts(result)
     assert_failed(
-        found, "source_coverage", WARN, "1 wind_speed value(s) skipped (NULL, NaN, infinite or out of range)"
+        found,
+        "source_coverage",
+        WARN,
+        "1 wind_speed value(s) skipped (NULL, NaN, infinite or out of range)",
     )
     assert "1,440 of 1,440" not in found["source_coverage"].description
     # The aggregation skips the NaN: the bucket still has nine samples, so the day is whole.
     assert_passed(found, "complete", "consistent", "matches_source")
+
+
+def test_source_coverage_counts_what_the_materialization_counts(faulty_sources, target_url):
+    """Out-of-range values are skipped by the ETL: the check must not call them usable."""
+    _, api = faulty_sources["implausible"]
+    result = aggregate(api, target_url)
+    assert result.success
+    found = verdicts(result)
+    assert_failed(found, "source_coverage", WARN, "15 power value(s) skipped")
+    (materialization,) = result.asset_materializations_for_node("wind_10min_aggregates")
+    values = materialization.metadata
+    assert values["values/values_invalid"].value == 15
+    assert values["values/power_above_range"].value == 15
+    assert found["source_coverage"].metadata["unusable_values"].value == {
+        "wind_speed": 0,
+        "power": 15,
+    }
+    assert values["source_unusable_values"].value == {"wind_speed": 0, "power": 15}
 
 
 def test_aggregate_checks_catch_a_tampered_target(api_url, target_url):
