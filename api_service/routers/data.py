@@ -20,6 +20,7 @@ from api_service.schemas import (
     ErrorResponse,
     Variable,
 )
+from api_service.times import ACCEPTED_FORMS, TIME_RULES, IsoTime
 
 router = APIRouter(tags=["data"])
 
@@ -36,8 +37,7 @@ _CSV_EXAMPLE = (
 DATA_DESCRIPTION = f"""
 Rows of the Source table `data` with `start <= timestamp < end`, ordered by time.
 
-**Times** are ISO-8601. A time without an offset is UTC; an offset is honoured
-(`2024-01-05T01:00+01:00` is `2024-01-05T00:00Z`).
+{TIME_RULES}
 
 **Variables**: repeat `variables` to select several; none means all.
 
@@ -116,16 +116,16 @@ def read_data(
     request: Request,
     conn: SourceConnection,
     start: Annotated[
-        datetime,
+        IsoTime,
         Query(
-            description="Inclusive start (ISO-8601; naive = UTC).",
+            description=f"Inclusive start: {ACCEPTED_FORMS}.",
             examples=["2024-01-05T00:00:00Z"],
         ),
     ],
     end: Annotated[
-        datetime,
+        IsoTime,
         Query(
-            description="Exclusive end (ISO-8601; naive = UTC); must be after `start`.",
+            description=f"Exclusive end, after `start`: {ACCEPTED_FORMS}.",
             examples=["2024-01-06T00:00:00Z"],
         ),
     ],
@@ -159,7 +159,7 @@ def read_data(
         ),
     ] = None,
     cursor: Annotated[
-        datetime | None,
+        IsoTime | None,
         Query(
             description=(
                 "Keyset cursor: only rows strictly after this time. Take it from `next`; it is "

@@ -69,7 +69,7 @@ def test_empty_range_outside_the_period(api: httpx.Client):
     [
         ({"start": "2024-01-06", "end": "2024-01-05"}, "must be after start"),
         ({"start": "2024-01-05", "end": "2024-01-05"}, "must be after start"),
-        ({"start": "yesterday", "end": "2024-01-05"}, "datetime"),
+        ({"start": "yesterday", "end": "2024-01-05"}, "ISO-8601"),
         ({"start": "2024-01-05", "end": "2024-01-06", "variables": "rotor_speed"}, "wind_speed"),
         (
             {"start": "2024-01-05", "end": "2024-01-06", "variables": "power; DROP TABLE data"},

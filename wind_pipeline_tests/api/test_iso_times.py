@@ -1,0 +1,47 @@
+"""Only ISO-8601 is a time: numbers (Unix seconds, milliseconds, 20240105) get a 422."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+DAY = {"start": "2024-01-05T00:00:00Z", "end": "2024-01-06T00:00:00Z"}
+
+# Unix seconds, milliseconds, a compact date, a negative and a fractional epoch: pydantic
+# alone reads every one of them as a Unix time.
+NUMBERS = ["20240105", "1704412800", "1704412800000", "1704412800.5", "-1", "0"]
+
+
+@pytest.mark.parametrize("field", ["start", "end", "cursor"])
+@pytest.mark.parametrize("value", NUMBERS)
+def test_numbers_are_not_times(api: httpx.Client, field: str, value: str):
+    response = api.get("/data", params={**DAY, "limit": "10", field: value})
+    assert response.status_code == 422, response.text
+    (error,) = response.json()["detail"]
+    assert error["loc"] == ["query", field]
+    # the message names the accepted forms
+    assert "ISO-8601" in error["msg"] and "2024-01-05T00:00:00Z" in error["msg"]
+    assert "Unix" in error["msg"]
+
+
+def test_the_issues_compact_dates_get_422_not_a_1970_window(api: httpx.Client):
+    response = api.get("/data", params={"start": "20240105", "end": "20240106"})
+    assert response.status_code == 422
+    assert "1970" not in response.text
+
+
+@pytest.mark.parametrize(
+    "value", ["2024-01-05", "2024-01-05T00:00", "2024-01-05 00:00:00", "2024-01-05T01:00+01:00"]
+)
+def test_iso_forms_are_still_times(api: httpx.Client, value: str):
+    response = api.get("/data", params={"start": value, "end": "2024-01-05T00:02Z"})
+    assert response.status_code == 200, response.text
+    assert response.json()["row_count"] == 2
+
+
+def test_openapi_names_the_accepted_forms(api: httpx.Client):
+    operation = api.get("/openapi.json").json()["paths"]["/data"]["get"]
+    described = {p["name"]: p["description"] for p in operation["parameters"]}
+    for name in ("start", "end"):
+        assert "ISO-8601" in described[name] and "Unix" in described[name]
+    assert "Unix" in operation["description"]
