@@ -6,10 +6,8 @@ wait with a clear message. Real processes, real PostgreSQL, the real API.
 from __future__ import annotations
 
 import signal
-import sys
 import time
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import dagster as dg
 import pytest
@@ -22,6 +20,7 @@ from wind_pipeline.target_models import signal_ids
 from wind_pipeline_tests.support.faultkit import (
     WIND_ETL,
     advisory_locks,
+    dagster_materialize,
     epoch_day,
     start_loader,
     start_paused_loader,
@@ -67,17 +66,7 @@ def test_ctrl_c_on_the_dagster_cli_cancels_the_run_with_no_retry(env, target_url
     home = tmp_path / "dagster_home"
     home.mkdir()
     (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
-    command = [
-        str(Path(sys.executable).with_name("dagster")),
-        "asset",
-        "materialize",
-        "-m",
-        "wind_pipeline.definitions",
-        "--select",
-        "wind_10min_aggregates",
-        "--partition",
-        DAY,
-    ]
+    command = dagster_materialize(DAY)
     loader = start_paused_loader(
         command, {**env, "DAGSTER_HOME": str(home)}, "after_delete", tmp_path, timeout=120
     )

@@ -38,6 +38,16 @@ BIN = Path(sys.executable).parent
 WIND_ETL = str(BIN / "wind-etl")
 RANGE_LOADER = [sys.executable, "-m", "wind_pipeline_tests.support.faultkit"]
 
+
+def dagster_materialize(partition: str) -> list[str]:
+    """The design card's command: `dagster asset materialize` of one aggregates partition."""
+    return [
+        str(BIN / "dagster"),
+        *("asset", "materialize", "-m", "wind_pipeline.definitions"),
+        *("--select", "wind_10min_aggregates", "--partition", partition),
+    ]
+
+
 _counter = itertools.count()
 
 
