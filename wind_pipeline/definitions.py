@@ -17,9 +17,10 @@ defs = dg.Definitions(
     jobs=[wind_etl_job, bootstrap_job],
     schedules=[wind_etl_daily_schedule],
     sensors=[wind_late_data_sensor],
-    # A run is one step (the aggregates' checks run in the asset's step): running it in the
-    # run's own process saves re-importing the code location in a step process. Isolation
-    # between runs comes from the run launcher (a process locally, a container in Compose).
+    # Runs are a few small steps (the aggregates' checks even share the asset's step): running
+    # them in the run's own process saves re-importing the code location for every step.
+    # Isolation between runs comes from the run launcher (a process locally, a container in
+    # the Compose deployment).
     executor=dg.in_process_executor,
     resources={
         "source_db": SourceDatabase(url=dg.EnvVar("WIND_SOURCE_DB_URL")),
