@@ -20,7 +20,7 @@ from api_service.schemas import (
     ErrorResponse,
     Variable,
 )
-from api_service.times import ACCEPTED_FORMS, TIME_RULES, IsoTime
+from api_service.times import ACCEPTED_FORMS, TIME_RULES, CursorTime, RangeTime
 
 router = APIRouter(tags=["data"])
 
@@ -116,14 +116,14 @@ def read_data(
     request: Request,
     conn: SourceConnection,
     start: Annotated[
-        IsoTime,
+        RangeTime,
         Query(
             description=f"Inclusive start: {ACCEPTED_FORMS}.",
             examples=["2024-01-05T00:00:00Z"],
         ),
     ],
     end: Annotated[
-        IsoTime,
+        RangeTime,
         Query(
             description=f"Exclusive end, after `start`: {ACCEPTED_FORMS}.",
             examples=["2024-01-06T00:00:00Z"],
@@ -159,7 +159,7 @@ def read_data(
         ),
     ] = None,
     cursor: Annotated[
-        IsoTime | None,
+        CursorTime | None,
         Query(
             description=(
                 "Keyset cursor: only rows strictly after this time. Take it from `next`; it is "
