@@ -67,8 +67,13 @@ class CoverageResponse(BaseModel):
         description="Latest row `/data` can serve, or null if there is none."
     )
     row_count: int = Field(description="Rows from first_timestamp to last_timestamp.")
-    expected_minutes: int = Field(description="Minutes from first to last timestamp, inclusive.")
-    missing_minutes: int = Field(description="expected_minutes - row_count.")
+    minutes_present: int = Field(
+        description="Whole UTC minutes holding at least one row (12:00:30 counts as 12:00)."
+    )
+    expected_minutes: int = Field(
+        description="Whole UTC minutes from first_timestamp's to last_timestamp's, inclusive."
+    )
+    missing_minutes: int = Field(description="expected_minutes - minutes_present.")
     out_of_range_rows: int = Field(
         description=(
             "Rows whose timestamp lies outside 0001-01-01T00:00:00Z .. 9999-12-31T23:59:59.999999Z "

@@ -94,6 +94,7 @@ def test_coverage_states_the_period(api: httpx.Client):
         "first_timestamp": "2024-01-01T00:00:00Z",
         "last_timestamp": "2024-01-10T23:59:00Z",
         "row_count": 14400,
+        "minutes_present": 14400,
         "expected_minutes": 14400,
         "missing_minutes": 0,
         "out_of_range_rows": 0,
