@@ -17,7 +17,17 @@ from wind_pipeline_tests.support.faultkit import WIND_ETL, subprocess_env
 from wind_pipeline_tests.support.helpers import scalar
 
 DAGSTER = str(Path(sys.executable).parent / "dagster")
-TODAY = datetime.now(UTC).date()
+
+
+def days_from_today(text: str) -> str:
+    """`{today+N}` as a date computed when the test runs (never at import, which raced midnight
+    UTC in a long session). Only future days are used: a command started a moment before
+    midnight still sees them as outside the partitions. The exact "today is excluded" rule is
+    pinned on a fixed reference day in unit/test_cli_args.py."""
+    if not text.startswith("{today+"):
+        return text
+    offset = int(text.removeprefix("{today+").removesuffix("}"))
+    return (datetime.now(UTC).date() + timedelta(days=offset)).isoformat()
 
 
 @pytest.fixture
@@ -40,8 +50,8 @@ def _run(command: list[str], env: dict[str, str], cwd: Path) -> subprocess.Compl
         (["2024-02-30"], "invalid date"),
         ([""], "invalid date"),
         (["2024-01-05;DROP TABLE data"], "invalid date"),
-        ([TODAY.isoformat()], "outside the partitions"),
-        ([(TODAY + timedelta(days=1)).isoformat()], "outside the partitions"),
+        (["{today+1}"], "outside the partitions"),
+        (["{today+2}"], "outside the partitions"),
         (["9999-12-31"], "outside the partitions"),
         (["2024-01-05", "2024-01-06"], "unrecognized arguments"),
         (["--date", "2024-01-05"], "unrecognized arguments"),
@@ -49,7 +59,7 @@ def _run(command: list[str], env: dict[str, str], cwd: Path) -> subprocess.Compl
     ],
 )
 def test_wind_etl_bad_arguments_exit_2_with_one_line(env, target_url, tmp_path, args, fragment):
-    result = _run([WIND_ETL, *args], env, tmp_path)
+    result = _run([WIND_ETL, *map(days_from_today, args)], env, tmp_path)
     assert result.returncode == 2
     assert fragment in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
@@ -66,11 +76,7 @@ def test_wind_etl_help_exits_0(tmp_path):
     ("option", "value", "named"),
     [
         ("--partition", "2023-12-31", "2023-12-31"),
-        (
-            "--partition",
-            (TODAY + timedelta(days=1)).isoformat(),
-            (TODAY + timedelta(days=1)).isoformat(),
-        ),
+        ("--partition", "{today+1}", "{today+1}"),
         ("--partition", "2024-13-01", "2024-13-01"),
         ("--partition-range", "2023-12-30...2024-01-02", "2023-12-30"),
         ("--partition-range", "2024-01-05...2024-01-03", "reversed"),
@@ -80,6 +86,7 @@ def test_dagster_cli_partition_outside_the_range_fails_and_writes_nothing(
     env, target_url, tmp_path, option, value, named
 ):
     """Dagster's own CLI refuses the key (its message ends a Dagster traceback: not ours)."""
+    value, named = days_from_today(value), days_from_today(named)
     home = tmp_path / "dagster_home"
     home.mkdir()
     command = [
