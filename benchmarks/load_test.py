@@ -41,8 +41,10 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
 from api_service.settings import ApiSettings  # noqa: E402
-from wind_pipeline.local_stack import EmbeddedPostgres, api_command, free_port, wait_for_http  # noqa: E402
 from wind_pipeline.source_data import generate_turbine_data, seed_source  # noqa: E402
+from wind_stack.api_process import api_command  # noqa: E402
+from wind_stack.net import free_port, wait_for_http  # noqa: E402
+from wind_stack.postgres import EmbeddedPostgres  # noqa: E402
 
 DAYS = [f"2024-01-{day:02d}" for day in range(1, 11)]
 

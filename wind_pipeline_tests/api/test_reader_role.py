@@ -10,17 +10,14 @@ import psutil
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.exc import DBAPIError
-from wind_pipeline.local_stack import (
-    READER_ROLE,
-    SOURCE_DB,
-    LocalStack,
-    free_port,
-)
 
 from wind_pipeline.source_data import create_source_table, generate_turbine_data, seed_source
 from wind_pipeline_tests.support.api_server import ApiServer
 from wind_pipeline_tests.support.helpers import execute, scalar
 from wind_pipeline_tests.support.postgres import reader_url
+from wind_stack.db_roles import READER_ROLE
+from wind_stack.net import free_port
+from wind_stack.stack import SOURCE_DB, LocalStack
 
 WRITES = {
     "INSERT INTO data (timestamp) VALUES ('2030-01-01Z')": "permission denied for table data",

@@ -131,9 +131,9 @@ def test_openapi_documents_every_data_parameter(api: httpx.Client):
 
 
 def test_database_down_gives_503_and_recovers(tmp_path, start_api: Callable):
-    from wind_pipeline.local_stack import EmbeddedPostgres, free_port
-
     from wind_pipeline.source_data import generate_turbine_data, seed_source
+    from wind_stack.net import free_port
+    from wind_stack.postgres import EmbeddedPostgres
 
     server = EmbeddedPostgres(tmp_path / "pgdata", free_port(), durable=False)
     server.start()

@@ -14,11 +14,11 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 import dagster as dg
 import httpx
 import pytest
-from wind_pipeline.local_stack import free_port
 
 from wind_pipeline.assets.aggregates import build_wind_10min_aggregates
 from wind_pipeline.resources import ConektorClient, TargetDatabase
 from wind_pipeline_tests.support.helpers import scalar
+from wind_stack.net import free_port
 
 # The production policy waits ~5, 15, 35 s; the same shape with short delays keeps tests fast.
 FAST_RETRY = dg.RetryPolicy(

@@ -16,7 +16,6 @@ from dagster._core.storage.config import pg_config
 from dagster._serdes.config_class import ConfigurableClassData
 from dagster_docker import DockerRunLauncher
 from dagster_postgres import PostgresRunStorage, PostgresScheduleStorage
-from wind_pipeline.dagster_storage import PooledPostgresEventLogStorage
 
 from wind_pipeline_tests.support.deployment import (
     DAGSTER_YAML,
@@ -24,6 +23,7 @@ from wind_pipeline_tests.support.deployment import (
     make_dagster_home,
     storage_values,
 )
+from wind_stack.dagster_storage import PooledPostgresEventLogStorage
 
 STORAGE_SECTIONS = ["run_storage", "event_log_storage", "schedule_storage"]
 ENV_NAMES = [

@@ -9,9 +9,9 @@ import sys
 
 import pytest
 import yaml
-from wind_pipeline.local_stack import free_port
 
 from wind_pipeline_tests.support.helpers import REPO_ROOT
+from wind_stack.net import free_port
 
 SMOKE = REPO_ROOT / "scripts" / "compose-smoke.sh"
 SHELL_SCRIPTS = [SMOKE, REPO_ROOT / "docker" / "source-db" / "10-conektor-reader.sh"]

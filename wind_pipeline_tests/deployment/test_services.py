@@ -24,7 +24,6 @@ from dagster._grpc.client import DagsterGrpcClient
 from dagster._grpc.types import ListRepositoriesResponse
 from dagster._serdes import deserialize_value
 from dagster_docker import DockerRunLauncher
-from wind_pipeline.local_stack import free_port
 
 from wind_pipeline.target_models import create_target_schema
 from wind_pipeline_tests.support.deployment import (
@@ -40,6 +39,7 @@ from wind_pipeline_tests.support.deployment import (
     storage_values,
 )
 from wind_pipeline_tests.support.helpers import REPO_ROOT, scalar
+from wind_stack.net import free_port
 
 GRPC_PORT, WEB_PORT = 4000, 3000  # the container ports in docker-compose.yml
 STARTUP_SECONDS = 240

@@ -10,7 +10,6 @@ import httpx
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.exc import ProgrammingError
-from wind_pipeline.local_stack import free_port, pg_bin_dir
 
 from wind_pipeline.source_data import generate_turbine_data
 from wind_pipeline_tests.support.deployment import (
@@ -22,6 +21,8 @@ from wind_pipeline_tests.support.deployment import (
     service_environment,
 )
 from wind_pipeline_tests.support.helpers import REPO_ROOT, seed
+from wind_stack.net import free_port
+from wind_stack.postgres import pg_bin_dir
 
 INIT_SCRIPT = REPO_ROOT / "docker" / "source-db" / "10-conektor-reader.sh"
 READER_ROLE_SQL = REPO_ROOT / "api_service" / "sql" / "reader_role.sql"

@@ -11,12 +11,12 @@ from contextlib import contextmanager
 import httpx
 import pytest
 import sqlalchemy as sa
-from wind_pipeline.local_stack import READER_ROLE
 
 from wind_pipeline.source_data import generate_turbine_data
 from wind_pipeline_tests.support.api_server import ApiServer
 from wind_pipeline_tests.support.helpers import seed
 from wind_pipeline_tests.support.postgres import reader_url
+from wind_stack.db_roles import READER_ROLE
 
 DAY = {"start": "2024-01-01", "end": "2024-01-02", "format": "csv"}
 
@@ -107,7 +107,7 @@ def test_a_query_past_the_statement_timeout_gives_503(
 def test_unreachable_database_gives_503_on_every_database_route(
     start_api: Callable[..., ApiServer],
 ):
-    from wind_pipeline.local_stack import free_port
+    from wind_stack.net import free_port
 
     api = start_api(f"postgresql+psycopg2://{READER_ROLE}@127.0.0.1:{free_port()}/nowhere")
     for path, params in [("/data", DAY), ("/coverage", None), ("/health", None)]:

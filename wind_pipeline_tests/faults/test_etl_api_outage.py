@@ -9,7 +9,6 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 import pytest
-from wind_pipeline.local_stack import free_port
 
 from wind_pipeline_tests.support.faultkit import (
     WIND_ETL,
@@ -19,6 +18,7 @@ from wind_pipeline_tests.support.faultkit import (
     start_loader,
 )
 from wind_pipeline_tests.support.helpers import scalar, table_snapshot
+from wind_stack.net import free_port
 
 DAY = "2024-01-05"
 DAY_ROWS = (

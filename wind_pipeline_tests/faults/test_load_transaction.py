@@ -11,7 +11,6 @@ from collections.abc import Iterator
 
 import pytest
 import sqlalchemy as sa
-from wind_pipeline.local_stack import EmbeddedPostgres, free_port
 
 from wind_pipeline.target_models import create_target_schema
 from wind_pipeline_tests.support.faultkit import (
@@ -22,6 +21,8 @@ from wind_pipeline_tests.support.faultkit import (
     wait_until,
 )
 from wind_pipeline_tests.support.helpers import execute, scalar, table_snapshot
+from wind_stack.net import free_port
+from wind_stack.postgres import EmbeddedPostgres
 
 DAY = "2024-01-05"
 

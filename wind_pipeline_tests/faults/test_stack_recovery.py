@@ -24,11 +24,12 @@ import httpx
 import psutil
 import pytest
 import sqlalchemy as sa
-from wind_pipeline.local_stack import LocalStack, free_port
 
 from wind_pipeline.source_data import generate_turbine_data
 from wind_pipeline_tests.support.faultkit import wait_until
 from wind_pipeline_tests.support.helpers import scalar, seed
+from wind_stack.net import free_port
+from wind_stack.stack import LocalStack
 
 BIN = Path(sys.executable).parent
 CHECKSUM = (

@@ -4,17 +4,21 @@ one kept-open connection, and a connection the server dropped replaced instead o
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import dagster as dg
 import pytest
 import sqlalchemy as sa
-from wind_pipeline.dagster_storage import PooledPostgresEventLogStorage
-from wind_pipeline.local_stack import dagster_instance_yaml
 
-from wind_pipeline import dagster_storage
-from wind_pipeline_tests.support.helpers import execute, scalar
+from wind_pipeline_tests.support.helpers import REPO_ROOT, execute, scalar
+from wind_stack import dagster_storage
+from wind_stack.dagster_instance import dagster_instance_yaml
+from wind_stack.dagster_storage import PooledPostgresEventLogStorage
+
+EVENT_BATCH_SIZE = "DAGSTER_EVENT_BATCH_SIZE"
 
 
 @dg.asset(name="tiny_checked", check_specs=[dg.AssetCheckSpec("ok", asset="tiny_checked")])
@@ -109,10 +113,53 @@ def test_without_the_idle_check_the_dropped_connection_would_fail(
         instance.event_log_storage.get_latest_materialization_events([dg.AssetKey("tiny_checked")])
 
 
-def test_the_code_location_turns_on_event_batching(monkeypatch):
-    monkeypatch.delenv(dagster_storage.EVENT_BATCH_SIZE_VARIABLE, raising=False)
-    dagster_storage.enable_event_batching()
-    assert os.environ[dagster_storage.EVENT_BATCH_SIZE_VARIABLE] == dagster_storage.EVENT_BATCH_SIZE
-    monkeypatch.setenv(dagster_storage.EVENT_BATCH_SIZE_VARIABLE, "7")
-    dagster_storage.enable_event_batching()  # an operator's own value wins
-    assert os.environ[dagster_storage.EVENT_BATCH_SIZE_VARIABLE] == "7"
+def test_importing_the_code_location_sets_no_environment_variable():
+    """Event batching (and any tuning) comes from the environment that runs the code, not from
+    an import side effect: the code location and the storage leave os.environ as they found it."""
+    code = (
+        "import os; before = dict(os.environ); "
+        "import wind_pipeline.definitions, wind_stack.dagster_storage, wind_stack.run_all; "
+        "changed = set(os.environ.items()) ^ set(before.items()); assert not changed, changed"
+    )
+    env = {k: v for k, v in os.environ.items() if k != EVENT_BATCH_SIZE}
+    result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-2000:]
+
+
+def _make_recipe_env(tmp_path: Path, target: str, **env: str) -> set[str]:
+    """The DAGSTER_EVENT_BATCH_SIZE each recipe line of `make TARGET` would run with: make's
+    SHELL is replaced by a script that prints it instead of running the line."""
+    shell = tmp_path / "print-env.sh"
+    shell.write_text(f'#!/bin/sh\necho "batch=${{{EVENT_BATCH_SIZE}-unset}}"\n')
+    shell.chmod(0o755)
+    base = {k: v for k, v in os.environ.items() if k != EVENT_BATCH_SIZE and k != "MAKEFLAGS"}
+    result = subprocess.run(
+        ["make", "--no-print-directory", "-B", f"SHELL={shell}", target],
+        cwd=REPO_ROOT,
+        env={**base, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    return {line for line in result.stdout.splitlines() if line.startswith("batch=")}
+
+
+@pytest.mark.parametrize("target", ["run", "dev"])
+def test_make_run_and_dev_run_with_event_batching(tmp_path, target):
+    assert _make_recipe_env(tmp_path, target) == {"batch=1000"}
+    # An operator's own value wins.
+    assert _make_recipe_env(tmp_path, target, **{EVENT_BATCH_SIZE: "7"}) == {"batch=7"}
+
+
+def test_the_venvs_activate_script_sets_event_batching():
+    """`source .venv/bin/activate` then the design card's `dagster asset materialize ...`."""
+    activate = Path(sys.executable).parent / "activate"
+    base = {k: v for k, v in os.environ.items() if k != EVENT_BATCH_SIZE}
+    show = f'source "{activate}" && echo "${{{EVENT_BATCH_SIZE}}}"'
+    result = subprocess.run(["bash", "-c", show], env=base, capture_output=True, text=True)
+    assert result.stdout.strip() == "1000"
+    result = subprocess.run(
+        ["bash", "-c", show], env={**base, EVENT_BATCH_SIZE: "7"}, capture_output=True, text=True
+    )
+    assert result.stdout.strip() == "7"

@@ -18,9 +18,9 @@ from pathlib import Path
 import httpx
 import psutil
 import pytest
-from wind_pipeline.local_stack import LocalStack
 
 from wind_pipeline_tests.support.helpers import execute, scalar
+from wind_stack.stack import LocalStack
 
 BIN = Path(sys.executable).parent
 
@@ -69,7 +69,7 @@ def test_up_writes_settings_and_is_idempotent(stack_root):
 def test_make_run_flow_twice_gives_the_same_rows(stack_root):
     root, env = stack_root
     for _ in range(2):
-        result = _run([sys.executable, "-m", "wind_pipeline.run_all"], env, root)
+        result = _run([sys.executable, "-m", "wind_stack.run_all"], env, root)
         assert result.returncode == 0, result.stderr
         assert "14,400 rows from 2024-01-01T00:00Z to 2024-01-10T23:59Z" in result.stdout
         assert result.stdout.count("1152 rows") == 10
@@ -83,7 +83,8 @@ def test_dagster_keeps_its_runs_in_the_stacks_postgres(stack_root):
     event log over the pooled storage; `make run`'s runs are recorded there."""
     import dagster as dg
     from dagster_postgres import PostgresRunStorage
-    from wind_pipeline.dagster_storage import PooledPostgresEventLogStorage
+
+    from wind_stack.dagster_storage import PooledPostgresEventLogStorage
 
     root, env = stack_root
     stack = LocalStack(root / ".stack", root / ".env")
@@ -152,9 +153,8 @@ def test_design_card_command_works_as_written(stack_root):
 def test_dagster_dev_serves_the_definitions_and_runs_a_partition(stack_root):
     """`make dev`'s `dagster dev` (from the repo root: pyproject's [tool.dagster]) on the stack:
     the UI lists the assets, jobs and schedule, and a partition launched through it succeeds."""
-    from wind_pipeline.local_stack import free_port
-
     from wind_pipeline_tests.support.helpers import REPO_ROOT
+    from wind_stack.net import free_port
 
     root, env = stack_root
     port = free_port()

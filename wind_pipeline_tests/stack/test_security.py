@@ -16,11 +16,11 @@ import httpx
 import psutil
 import pytest
 import sqlalchemy as sa
-from wind_pipeline.db_roles import ensure_target_writer
 
 from wind_pipeline.target_models import create_target_schema
 from wind_pipeline_tests.support.faultkit import WIND_ETL, materialize, subprocess_env
 from wind_pipeline_tests.support.helpers import REPO_ROOT, execute, scalar
+from wind_stack.db_roles import ensure_target_writer
 
 PASSWORD = "Pw4" + "Leak9Test"  # split so this file itself holds no URL with it
 

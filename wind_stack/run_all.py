@@ -1,6 +1,8 @@
 """`make run`: provision the Source and Target, aggregate every full day the Source holds,
 and print a summary. Runs go through Dagster (recorded in DAGSTER_HOME, so `make dev` shows
 them); everything is idempotent, so running it again converges on the same tables.
+
+    python -m wind_stack.run_all      (what `make run` runs, after `make up`)
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from wind_pipeline.partitions import daily_partitions
 from wind_pipeline.settings import ConfigurationError, load_settings, mask_passwords, redact
 from wind_pipeline.source_data import source_period
 from wind_pipeline.target_models import Data
+from wind_stack.dagster_instance import export_run_environment
 
 UI_URL = "http://127.0.0.1:3000"
 # Dagster's console logger at WARNING: the summary is what a person wants to read here.
@@ -53,6 +56,7 @@ def main() -> int:
     except ConfigurationError as exc:
         print(f"make run: {exc}", file=sys.stderr)
         return 2
+    export_run_environment(settings)
     source, target = make_engine(settings.source_db_url), make_engine(settings.target_db_url)
     try:
         with dg.DagsterInstance.get() as instance:

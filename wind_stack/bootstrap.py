@@ -1,4 +1,4 @@
-"""`python -m wind_pipeline.bootstrap`: the compose deployment's one-shot bootstrap.
+"""`python -m wind_stack.bootstrap`: the compose deployment's one-shot bootstrap.
 
 Materializes `source_seed` and `target_schema` (the `bootstrap_job`) in the Dagster instance at
 `DAGSTER_HOME`, so that after `docker compose up` the UI shows both assets materialized and the
@@ -24,9 +24,11 @@ from sqlalchemy import inspect
 from sqlalchemy.exc import SQLAlchemyError
 
 from wind_pipeline.db import make_engine
+from wind_pipeline.domain import SIGNAL_NAMES
 from wind_pipeline.settings import ConfigurationError, WindSettings, load_settings, redact
 from wind_pipeline.source_data import source_period
-from wind_pipeline.target_models import SIGNAL_NAMES, signal_ids
+from wind_pipeline.target_models import signal_ids
+from wind_stack.dagster_instance import export_run_environment
 
 if TYPE_CHECKING:
     from dagster._utils.error import SerializableErrorInfo
@@ -101,7 +103,7 @@ def _root_cause(error: SerializableErrorInfo) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m wind_pipeline.bootstrap",
+        prog="python -m wind_stack.bootstrap",
         description=(
             "Materialize source_seed and target_schema in the Dagster instance at DAGSTER_HOME "
             "(skipped when already done)."
@@ -125,6 +127,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         return EXIT_USAGE
 
+    export_run_environment(settings)
     try:
         with dg.DagsterInstance.get() as instance:
             reason = None if args.force else already_bootstrapped(instance, settings)

