@@ -13,6 +13,7 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 from api_service.db import make_engine
+from api_service.http import HeadAsGet
 from api_service.routers import data, health, metadata
 from api_service.settings import ApiConfigurationError, ApiSettings, load_api_settings
 
@@ -26,6 +27,9 @@ Read-only access to the wind-turbine Source database (table `data`: one row a mi
   cursor for ranges of any length.
 - `GET /coverage`: the period the Source holds. `GET /variables`: what `/data` accepts.
 - `GET /health`: 200 when the database answers, 503 when it does not.
+
+Every GET route also answers HEAD (same status and headers, no body). Paths are exact: a
+trailing slash is a 404, never a redirect built from the request's `Host`.
 
 Bad input gets a 422 whose `detail` says what is wrong; an unavailable database a 503 with a
 JSON body. The API connects as a read-only role.
@@ -52,17 +56,28 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         description=DESCRIPTION,
         version="1.1.0",
         lifespan=lifespan,
+        # Starlette's slash redirects build an absolute Location from the Host header.
+        redirect_slashes=False,
     )
     if settings.cors_origin_list:
         app.add_middleware(
             CORSMiddleware,
             allow_origins=settings.cors_origin_list,
-            allow_methods=["GET"],
+            allow_methods=["GET", "HEAD"],
             allow_credentials=False,
         )
     app.include_router(data.router)
     app.include_router(metadata.router)
     app.include_router(health.router)
+    app.add_middleware(HeadAsGet)
+
+    def openapi() -> dict:
+        if app.openapi_schema is None:
+            schema = FastAPI.openapi(app)
+            data.document_rules(schema, settings.max_range_days)
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
     @app.exception_handler(DBAPIError)
     @app.exception_handler(PoolTimeoutError)

@@ -13,6 +13,7 @@ Variable = StrEnum("Variable", {name: name for name in VARIABLE_UNITS})
 Variable.__doc__ = "A column of the Source table `data`."
 
 CSV_MEDIA_TYPE = "text/csv"
+JSON_MEDIA_TYPE = "application/json"
 
 
 class DataFormat(StrEnum):

@@ -6,21 +6,30 @@ import json
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query, Request, Response
+from fastapi import APIRouter, Header, HTTPException, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 
 from api_service.db import SourceConnection
+from api_service.http import accept_quality
 from api_service.models import VARIABLE_UNITS
 from api_service.queries import PageRequest, csv_header, page_statement
 from api_service.schemas import (
     CSV_MEDIA_TYPE,
+    JSON_MEDIA_TYPE,
     DataColumnsResponse,
     DataFormat,
     DataRecordsResponse,
     ErrorResponse,
     Variable,
 )
-from api_service.times import ACCEPTED_FORMS, TIME_RULES, CursorTime, RangeTime
+from api_service.times import (
+    ACCEPTED_FORMS,
+    FIRST_TIME,
+    LAST_TIME,
+    TIME_RULES,
+    CursorTime,
+    RangeTime,
+)
 
 router = APIRouter(tags=["data"])
 
@@ -84,12 +93,57 @@ def _to_utc(value: datetime, field: str) -> datetime:
 
 
 def _negotiate(format: DataFormat | None, accept: str | None) -> DataFormat:
+    """`format` when given; else CSV when `Accept` prefers it to JSON (by q-value), else JSON.
+
+    A q of 0 means "not acceptable": `text/csv;q=0` never gets CSV. When `Accept` refuses
+    both (`application/json;q=0`, `*/*;q=0`) the answer is 406. A header naming neither
+    (`text/html`) is disregarded, as RFC 9110 allows, and gets the default, JSON records.
+    """
     if format is not None:
         return format
-    media_types = {part.split(";")[0].strip().lower() for part in (accept or "").split(",")}
-    if CSV_MEDIA_TYPE in media_types and "application/json" not in media_types:
+    q_json = accept_quality(accept, JSON_MEDIA_TYPE)
+    q_csv = accept_quality(accept, CSV_MEDIA_TYPE)
+    if q_csv and q_csv > (q_json or 0.0):
         return DataFormat.csv
+    if q_json == 0.0 and not q_csv:
+        raise HTTPException(
+            406,
+            f"Accept refuses every representation of /data: it offers {JSON_MEDIA_TYPE} "
+            f"(format=records or columns) and {CSV_MEDIA_TYPE} (format=csv)",
+        )
     return DataFormat.records
+
+
+def cross_parameter_rules(max_days: int) -> list[dict[str, object]]:
+    """The rules OpenAPI's per-parameter schemas cannot express; `error` is what the 422 says."""
+    return [
+        {"parameters": ["start", "end"], "rule": "end > start", "error": "must be after start"},
+        {
+            "parameters": ["start", "end", "limit"],
+            "rule": f"without limit, end - start <= {max_days} days (WIND_API_MAX_RANGE_DAYS)",
+            "error": "may span at most",
+        },
+        {
+            "parameters": ["start", "end", "cursor"],
+            "rule": f"{FIRST_TIME.isoformat()} <= time <= {LAST_TIME.isoformat()} once converted "
+            "to UTC (and, for start and end, rounded up to whole microseconds)",
+            "error": "out of range",
+        },
+    ]
+
+
+def document_rules(openapi: dict, max_days: int) -> None:
+    """State the cross-parameter rules in the OpenAPI: in the 422's description, and as
+    `x-cross-parameter-rules` on `GET /data` for tools."""
+    operation = openapi["paths"]["/data"]["get"]
+    rules = cross_parameter_rules(max_days)
+    operation["x-cross-parameter-rules"] = rules
+    operation["responses"]["422"]["description"] = (
+        "Invalid input: a time that is not ISO-8601, an unknown variable, a page size out of "
+        "range, a repeated parameter, or one of these rules broken (the message quotes it): "
+        + "; ".join(f"{rule['rule']} ('{rule['error']}')" for rule in rules)
+        + "."
+    )
 
 
 @router.get(
@@ -108,6 +162,7 @@ def _negotiate(format: DataFormat | None, accept: str | None) -> DataFormat:
                 }
             },
         },
+        406: {"model": ErrorResponse, "description": "`Accept` refuses both JSON and CSV."},
         422: {"model": ErrorResponse, "description": "Invalid range, variable or page size."},
         503: {"model": ErrorResponse, "description": "The Source database is unavailable."},
     },
@@ -141,7 +196,9 @@ def read_data(
         Query(
             description=(
                 "`records` (default: a list of objects), `columns` (one array per column) or "
-                "`csv` (text/csv, the bulk form). When absent, `Accept: text/csv` selects csv."
+                "`csv` (text/csv, the bulk form). When absent, the `Accept` header decides by "
+                "q-value: csv when it prefers text/csv to application/json (`text/csv;q=0` "
+                "refuses csv), 406 when it refuses both, JSON records otherwise."
             ),
             examples=["csv"],
         ),
@@ -190,7 +247,9 @@ def read_data(
 
     row_count, last, has_more, body = conn.execute(page_statement(page)).one()
     next_url = str(request.url.include_query_params(cursor=last.isoformat())) if has_more else None
-    headers = {"Link": f'<{next_url}>; rel="next"'} if next_url else None
+    headers = {"Vary": "Accept"}  # the representation may depend on it
+    if next_url:
+        headers["Link"] = f'<{next_url}>; rel="next"'
     if layout is DataFormat.csv:
         return Response(csv_header(names) + body, media_type=CSV_MEDIA_TYPE, headers=headers)
     head = json.dumps(
