@@ -5,7 +5,7 @@ from __future__ import annotations
 from pydantic import AliasChoices, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-DEFAULT_SOURCE_DB_URL = "postgresql+psycopg2://postgres@127.0.0.1:54329/wind_source"
+from api_service.defaults import DEFAULT_SOURCE_DB_URL
 
 ENV_NAMES = {
     "db_url": "WIND_API_DB_URL (or WIND_SOURCE_DB_URL)",
