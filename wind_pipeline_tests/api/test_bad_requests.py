@@ -114,7 +114,7 @@ def test_times_that_overflow_in_utc_leak_no_stack_trace(api_url: str):
         response = fresh.get(
             "/data", params={"start": "9999-12-31T23:00-05:00", "end": "9999-12-31T23:30-05:00"}
         )
-    assert response.status_code >= 400
+    assert response.status_code == 422, response.text
     assert "Traceback" not in response.text and "OverflowError" not in response.text
     assert "server" not in response.headers
 
@@ -152,6 +152,7 @@ def test_very_long_query_strings_get_a_4xx_and_the_server_lives_on(
     response = _raw_get(api_url, f"/data?{query}")
     status_line, _, rest = response.partition(b"\r\n")
     status = int(status_line.split()[1])
-    assert 400 <= status < 500, status_line
+    # The HTTP server refuses a request line it cannot hold (uvicorn: "Invalid HTTP request").
+    assert status == 400, status_line
     assert b"Traceback" not in rest and b"server:" not in rest.lower().split(b"\r\n\r\n")[0]
     assert api.get("/health").status_code == 200

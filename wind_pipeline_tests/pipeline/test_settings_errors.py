@@ -82,7 +82,10 @@ def test_a_dagster_run_with_a_bad_target_url_fails_naming_the_variable(clean_env
     clean_env.setenv("WIND_TARGET_DB_URL", f"mysql://u:{SECRET}@h/d")
     result = dg.materialize(
         [wind_10min_aggregates],
-        resources={"conektor": ConektorClient(base_url=api_url), "target_db": TargetDatabase(url=dg.EnvVar("WIND_TARGET_DB_URL"))},
+        resources={
+            "conektor": ConektorClient(base_url=api_url),
+            "target_db": TargetDatabase(url=dg.EnvVar("WIND_TARGET_DB_URL")),
+        },
         partition_key="2024-01-05",
         raise_on_error=False,
     )
@@ -104,13 +107,13 @@ def _start_api(env: dict[str, str], tmp_path) -> subprocess.CompletedProcess:
 
 def test_the_api_refuses_to_start_on_a_bad_db_url_without_printing_the_password(tmp_path):
     result = _start_api({"WIND_API_DB_URL": f"postgresql://u:{SECRET}@h:notaport/d"}, tmp_path)
-    assert result.returncode != 0
+    assert result.returncode == 1, result.stderr
     assert SECRET not in result.stdout + result.stderr
 
 
 def test_the_api_names_a_malformed_db_url_variable_in_one_line(tmp_path):
     result = _start_api({"WIND_API_DB_URL": "not a url"}, tmp_path)
-    assert result.returncode != 0
+    assert result.returncode == 1, result.stderr
     assert "WIND_API_DB_URL" in result.stderr and "Traceback" not in result.stderr
 
 

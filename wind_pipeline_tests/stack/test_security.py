@@ -242,7 +242,7 @@ def test_dagster_runs_never_log_a_database_password(api_url: str, target_url: st
     failed = _dagster_materialize(
         {"WIND_API_URL": api_url, "WIND_TARGET_DB_URL": down}, tmp_path / "failed"
     )
-    assert failed.returncode != 0
+    assert failed.returncode == 1, failed.stderr[-2000:]  # the run failed (not a usage error)
     assert _leaks(failed, tmp_path / "failed") == []
 
 
@@ -252,7 +252,7 @@ def test_dagster_runs_never_log_an_api_url_password(target_url: str, tmp_path):
         "WIND_TARGET_DB_URL": target_url,
     }
     failed = _dagster_materialize(env, tmp_path / "home")
-    assert failed.returncode != 0
+    assert failed.returncode == 1, failed.stderr[-2000:]
     assert _leaks(failed, tmp_path / "home") == []
 
 
@@ -278,7 +278,7 @@ def test_the_api_sends_no_stack_trace_and_no_server_banner(api_url: str):
         lowered = response.text.lower()
         for leak in ("traceback", 'file "', "uvicorn", "starlette", "python/", "sqlalchemy"):
             assert leak not in lowered, (path, leak)
-    assert statuses[:5] == [200, 200, 422, 404, 405] and statuses[5] >= 400
+    assert statuses == [200, 200, 422, 404, 405, 422]
 
 
 def test_cors_is_off(api_url: str):
