@@ -5,13 +5,10 @@ on a day with a gap, a day with a NaN, and a tampered Target. Real PostgreSQL, t
 from __future__ import annotations
 
 import base64
-import statistics
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import dagster as dg
-import numpy as np
-import pandas as pd
 import pytest
 import sqlalchemy as sa
 
@@ -19,10 +16,6 @@ from wind_pipeline.assets.aggregates import wind_10min_aggregates
 from wind_pipeline.assets.source import source_seed
 from wind_pipeline.assets.target import target_schema
 from wind_pipeline.checks import source_seed_checks, target_schema_checks
-from wind_pipeline.checks.aggregate_verdicts import EVALUATE
-from wind_pipeline.checks.run_rows import RunRows
-from wind_pipeline.etl.coverage import profile_days
-from wind_pipeline.etl.days import DayIndex
 from wind_pipeline.resources import SourceDatabase, TargetDatabase
 from wind_pipeline.source_data import generate_turbine_data, seed_source
 from wind_pipeline_tests.support.helpers import etl_resources, execute
@@ -235,138 +228,6 @@ def test_consistent_catches_a_duplicate_row_once_the_key_is_gone(api_url, target
         found, "consistent", ERROR, "1 inconsistent value(s): power_max 06:00 is stored twice"
     )
     assert_failed(found, "complete", ERROR, "holds 1 row(s) the Source does not support")
-
-
-# -- the same checks over many days at once, in memory ---------------------------------------
-START = datetime(2024, 1, 1, tzinfo=UTC)
-FIVE_DAYS = [(START + timedelta(days=i)).date() for i in range(5)]
-
-
-def at(day: int, clock: str, seconds: int = 0) -> pd.Timestamp:
-    hours, minutes = map(int, clock.split(":"))
-    return pd.Timestamp(START + timedelta(days=day, hours=hours, minutes=minutes, seconds=seconds))
-
-
-def target_rows(source: pd.DataFrame) -> pd.DataFrame:
-    """What the Target holds after a correct run, as `read_target_days` returns it.
-
-    Computed bucket by bucket with the `statistics` module, not with the pandas transform the
-    `matches_source` check compares against, so a wrong transform cannot agree with itself.
-    """
-    buckets: dict[tuple[str, pd.Timestamp], list[float]] = {}
-    for row in source.itertuples(index=False):
-        for variable in ("wind_speed", "power"):
-            value = getattr(row, variable)
-            if np.isfinite(value):
-                buckets.setdefault((variable, row.timestamp.floor("10min")), []).append(value)
-    rows = []
-    for (variable, bucket), values in buckets.items():
-        std = statistics.stdev(values) if len(values) > 1 else np.nan
-        for stat, value in (
-            ("mean", statistics.fmean(values)),
-            ("min", min(values)),
-            ("max", max(values)),
-            ("std", std),
-        ):
-            rows.append((f"{variable}_{stat}", bucket, value, False))
-    frame = pd.DataFrame(rows, columns=["signal", "timestamp", "value", "is_nan"])
-    frame["timestamp"] = pd.to_datetime(frame["timestamp"], utc=True).dt.as_unit("ns")
-    return frame.sort_values(["timestamp", "signal"], ignore_index=True)
-
-
-def test_profile_days_describes_each_day():
-    source = generate_turbine_data(START, 5)[["timestamp", "wind_speed", "power"]]
-    stamps = source["timestamp"]
-    source = source[~((stamps >= at(1, "10:00")) & (stamps < at(1, "11:00")))]
-    source = source[
-        (source["timestamp"] < at(3, "00:00")) | (source["timestamp"] >= at(4, "00:00"))
-    ]
-    source.loc[source["timestamp"] == at(2, "12:00"), "wind_speed"] = np.nan
-    source.loc[source["timestamp"] == at(2, "12:01"), "power"] = np.inf
-    source.loc[source["timestamp"] == at(2, "05:00"), "timestamp"] = at(2, "05:00", 30)
-    # Day 4: 1,440 distinct times, but 06:01 is missing (06:00:30 does not stand in for it).
-    source.loc[source["timestamp"] == at(4, "06:01"), "timestamp"] = at(4, "06:00", 30)
-    repeated = source[source["timestamp"] == at(4, "06:00")]
-    source = pd.concat([source, repeated]).sort_values("timestamp", ignore_index=True)
-
-    profiles = profile_days(source, DayIndex.of(source["timestamp"], FIVE_DAYS))
-
-    assert [p.minutes_present for p in profiles] == [1440, 1380, 1440, 0, 1439]
-    assert not profiles[4].complete
-    assert profiles[4].missing_ranges == ((at(4, "06:01"), at(4, "06:01")),)
-    assert profiles[1].missing_ranges == ((at(1, "10:00"), at(1, "10:59")),)
-    assert profiles[2].unusable == {"wind_speed": 1, "power": 1}
-    assert profiles[3].missing_ranges == ((at(3, "00:00"), at(3, "23:59")),)
-
-
-def test_all_day_checks_keep_each_day_to_itself():
-    """One pass over a run's days gives each day the verdict a run of that day alone gives."""
-    source = generate_turbine_data(START, 5)[["timestamp", "wind_speed", "power"]]
-    target = target_rows(source)
-    # Day 1 is not in the run: its tampered rows must not show up anywhere.
-    target.loc[target["timestamp"] == at(1, "12:00"), "value"] = -1.0
-    # Day 2: the Source lost an hour since the run, a value was changed, a row repeated.
-    stamps = source["timestamp"]
-    source = source[~((stamps >= at(2, "10:00")) & (stamps < at(2, "11:00")))]
-    changed = (target["timestamp"] == at(2, "12:00")) & (target["signal"] == "wind_speed_min")
-    target.loc[changed, "value"] = 99.0
-    repeated = target[(target["timestamp"] == at(2, "06:00")) & (target["signal"] == "power_max")]
-    # Day 3: no Source rows and no Target rows. Day 4: Source rows, no Target rows.
-    source = source[
-        (source["timestamp"] < at(3, "00:00")) | (source["timestamp"] >= at(4, "00:00"))
-    ]
-    target = target[target["timestamp"] < at(3, "00:00")]
-    target = pd.concat([target, repeated]).sort_values(["timestamp", "signal"], ignore_index=True)
-    days = [FIVE_DAYS[0], FIVE_DAYS[2], FIVE_DAYS[3], FIVE_DAYS[4]]
-
-    # The Source frame still holds day 1: rows of days outside the run are left out.
-    run = RunRows.of(days, source, target)
-    found = {
-        name: dict(zip(days, evaluate(run), strict=True)) for name, evaluate in EVALUATE.items()
-    }
-
-    first, tampered, empty, unwritten = days
-    assert all(found[name][first].passed for name in found), "the first day is untouched"
-    assert found["complete"][first].metadata["incomplete_buckets"] == "none"
-    assert found["consistent"][first].metadata["rows_checked"] == 1152
-
-    complete = found["complete"][tampered]
-    assert (complete.passed, complete.severity) == (False, ERROR)
-    assert complete.description == (
-        "2024-01-03: the Target holds 49 row(s) the Source does not support (power_max 10:00, "
-        "power_mean 10:00, power_min 10:00, power_std 10:00, wind_speed_max 10:00 (+44 more)); "
-        "re-materialize 2024-01-03"
-    )
-    assert complete.metadata["rows_extra_vs_source"] == 49
-    assert complete.metadata["rows"] == 1153
-    assert found["consistent"][tampered].description.startswith(
-        "2024-01-03: 2 inconsistent value(s): power_max 06:00 is stored twice; "
-        "wind_speed 12:00: min 99, mean "
-    )
-    assert found["consistent"][tampered].metadata["violations_duplicate"] == 1
-    matches = found["matches_source"][tampered]
-    assert matches.metadata["values_differing"] == 1
-    assert "wind_speed_min 12:00: Target 99, Source" in matches.description
-    assert "1,380 of 1,440 minutes present (95.83%), missing 10:00-10:59" in (
-        found["source_coverage"][tampered].description
-    )
-
-    complete = found["complete"][empty]
-    assert (complete.passed, complete.severity) == (False, WARN)
-    assert complete.description == (
-        "2024-01-04: 0 of 144 buckets complete (0 of 1,152 rows); the Source has no usable "
-        "data for bucket(s) 00:00-23:50"
-    )
-    assert found["consistent"][empty].passed
-    assert found["matches_source"][empty].metadata["values_compared"] == 0
-    assert found["source_coverage"][empty].description == (
-        "2024-01-04: 0 of 1,440 minutes present (0.0%), missing 00:00-23:59"
-    )
-
-    complete = found["complete"][unwritten]
-    assert (complete.passed, complete.severity) == (False, ERROR)
-    assert complete.description.startswith("2024-01-05: the Target misses 1152 row(s)")
-    assert found["source_coverage"][unwritten].passed
 
 
 # -- source_seed ---------------------------------------------------------------------------
