@@ -6,7 +6,7 @@ complete, once per change.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 
 import dagster as dg
 import pandas as pd
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from api_service.models import source_table
 from wind_pipeline.assets.aggregates import wind_10min_aggregates
 from wind_pipeline.resources import ConektorClient
-from wind_pipeline.sensors import LOOKBACK_DAYS, candidate_days, wind_late_data_sensor
+from wind_pipeline.sensors import wind_late_data_sensor
 from wind_pipeline.source_data import generate_turbine_data, seed_source
 from wind_pipeline_tests.support.helpers import etl_resources, execute
 
@@ -124,18 +124,3 @@ def test_sensor_skips_an_empty_source(new_database, start_api):
         result = Tick(start_api(url).url, instance)()
     assert requested(result) == []
     assert result.skip_reason.skip_message == "the Source holds no data"
-
-
-def test_candidate_days_are_the_newest_days_of_the_source_up_to_yesterday():
-    now = datetime(2024, 3, 1, 0, 30, tzinfo=UTC)
-    # A source reaching into today: today is not a partition yet.
-    days = candidate_days(
-        datetime(2024, 1, 1, tzinfo=UTC), datetime(2024, 3, 1, 12, 0, tzinfo=UTC), now
-    )
-    assert len(days) == LOOKBACK_DAYS
-    assert days[-1] == date(2024, 2, 29)
-    assert days[0] == date(2024, 2, 16)
-    # A short source: only its own days.
-    assert candidate_days(
-        datetime(2024, 1, 1, tzinfo=UTC), datetime(2024, 1, 3, 23, 59, tzinfo=UTC), now
-    ) == [date(2024, 1, 1), date(2024, 1, 2), date(2024, 1, 3)]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from wind_pipeline.settings import (
@@ -18,14 +20,13 @@ from wind_pipeline.settings import (
 )
 
 SECRET = "s3cretPW"
-NAMES = ("WIND_SOURCE_DB_URL", "WIND_TARGET_DB_URL", "WIND_API_URL")
 
 
 @pytest.fixture
 def env(monkeypatch: pytest.MonkeyPatch, tmp_path) -> pytest.MonkeyPatch:
     """No WIND_* variable set and no .env file in the working directory."""
-    for name in NAMES:
-        monkeypatch.delenv(name, raising=False)
+    for name in [n for n in os.environ if n.startswith("WIND_")]:
+        monkeypatch.delenv(name)
     monkeypatch.chdir(tmp_path)
     return monkeypatch
 
@@ -59,14 +60,20 @@ def test_a_dotenv_file_is_read_and_the_environment_wins(env, tmp_path):
     ("name", "value", "reason"),
     [
         ("WIND_SOURCE_DB_URL", "", "empty value"),
+        ("WIND_SOURCE_DB_URL", "   ", "empty value"),
         (
             "WIND_SOURCE_DB_URL",
             f"mysql://u:{SECRET}@h/d",
             "expected a postgresql:// URL, got mysql://",
         ),
-        ("WIND_TARGET_DB_URL", f"postgresql://u:{SECRET}@h:99999/d", "port 99999 out of range"),
+        ("WIND_TARGET_DB_URL", "not a url", "not a database URL"),
         ("WIND_TARGET_DB_URL", f"not a url {SECRET}", "not a database URL"),
+        ("WIND_TARGET_DB_URL", f"postgresql://u:{SECRET}@h:notaport/d", "not a database URL"),
+        ("WIND_TARGET_DB_URL", f"postgresql://u:{SECRET}@h:99999/d", "port 99999 out of range"),
+        ("WIND_API_URL", "", "empty value"),
+        ("WIND_API_URL", "127.0.0.1:8765", "expected an http:// or https:// URL"),
         ("WIND_API_URL", f"ftp://u:{SECRET}@h", "expected an http:// or https:// URL"),
+        ("WIND_API_URL", f"http://u:{SECRET}@h:badport", "not a valid URL"),
         ("WIND_API_URL", f"http://h:8765/?token={SECRET}", "without ?query or #fragment"),
         ("WIND_API_URL", "http://", "no host"),
     ],
@@ -141,3 +148,14 @@ def test_url_secrets_finds_the_password_however_it_is_written():
 def test_redact_is_safe_to_print():
     assert redact(f"postgresql://u:{SECRET}@h/d") == "postgresql://u:***@h/d"
     assert redact(DEFAULT_TARGET_DB_URL) == DEFAULT_TARGET_DB_URL
+
+
+def test_mask_passwords_and_redact():
+    text = "at http://u:pw1@h:1/a and postgresql+psycopg2://a:pw2@c/d, also pw3 alone"
+    masked = mask_passwords(text, ["pw3"])
+    assert "pw1" not in masked and "pw2" not in masked and "pw3" not in masked
+    assert "http://u:***@h:1/a" in masked and "http://h:8765/x@y" in mask_passwords(
+        "http://h:8765/x@y"
+    )
+    assert redact("postgresql+psycopg2://u:pw@h/d") == "postgresql+psycopg2://u:***@h/d"
+    assert redact("http://u:pw@h:1") == "http://u:***@h:1"
