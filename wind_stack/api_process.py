@@ -13,17 +13,16 @@ from wind_stack.net import wait_for_http
 
 
 def api_command(port: int, *extra: str) -> list[str]:
-    """The command line that serves the Conektor on 127.0.0.1:`port` (no server banner)."""
+    """The command line that serves the Conektor on 127.0.0.1:`port` (`python -m api_service`:
+    uvicorn with no server banner; `--log-file PATH` gives it a rotating log)."""
     return [
         sys.executable,
         "-m",
-        "uvicorn",
-        "api_service.main:app",
+        "api_service",
         "--host",
         "127.0.0.1",
         "--port",
         str(port),
-        "--no-server-header",
         *extra,
     ]
 
@@ -70,9 +69,11 @@ class ApiProcess:
         if self.pid() is not None:
             return
         self.pid_file.unlink(missing_ok=True)
-        log = open(self.log_file, "ab")  # noqa: SIM115 - handed to the child
+        # The API logs to api.log itself (rotated); the child's own stdout/stderr (only what
+        # escapes logging, e.g. an interpreter crash) go to api.out, which a rotation leaves alone.
+        log = open(self.folder / "api.out", "ab")  # noqa: SIM115 - handed to the child
         proc = subprocess.Popen(
-            api_command(self.port),
+            api_command(self.port, "--log-file", str(self.log_file)),
             cwd=REPO_ROOT,
             env=env,
             stdout=log,

@@ -7,6 +7,8 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from wind_stack.passwords import write_private
+
 if TYPE_CHECKING:
     from wind_pipeline.settings import WindSettings
 
@@ -18,6 +20,8 @@ DAGSTER_YAML_HEADER = "# Written by `wind-stack up` (make up)"
 # events of one step output (a backfill's per-partition materializations) are stored in
 # batches of this many rows instead of one INSERT each.
 RUN_ENVIRONMENT = {"DAGSTER_EVENT_BATCH_SIZE": "1000"}
+# How often the daemon's run monitoring looks at runs in progress.
+MONITORING_POLL_SECONDS = 15
 
 
 def export_run_environment(settings: WindSettings) -> None:
@@ -51,6 +55,18 @@ def dagster_instance_yaml(database_url: str) -> str:
         "  module: dagster_postgres.schedule_storage\n"
         "  class: PostgresScheduleStorage\n"
         f"  config: {{postgres_url: '{url}'}}\n"
+        "# Runs whose process died are marked failed by the daemon (`make dev` runs it): the\n"
+        "# launcher checks a run's process on this machine (wind_stack/run_launcher.py). No resume:\n"
+        "# Dagster's default launcher cannot; re-execute the run (each day is rewritten atomically).\n"
+        "run_launcher:\n"
+        "  module: wind_stack.run_launcher\n"
+        "  class: LocalRunLauncher\n"
+        "run_monitoring:\n"
+        "  enabled: true\n"
+        f"  poll_interval_seconds: {MONITORING_POLL_SECONDS}\n"
+        "  start_timeout_seconds: 180\n"
+        "  cancel_timeout_seconds: 180\n"
+        "  max_resume_run_attempts: 0\n"
         "telemetry:\n"
         "  enabled: false\n"
     )
@@ -62,8 +78,8 @@ def write_dagster_instance(dagster_home: Path, database_url: str) -> bool:
     current = path.read_text() if path.exists() else ""
     if current.strip() and not current.startswith(DAGSTER_YAML_HEADER):
         return False
-    dagster_home.mkdir(parents=True, exist_ok=True)
-    path.write_text(dagster_instance_yaml(database_url))
+    # It holds the database password: readable by its owner only.
+    write_private(path, dagster_instance_yaml(database_url))
     return True
 
 

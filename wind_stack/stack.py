@@ -13,12 +13,21 @@ import json
 import os
 from pathlib import Path
 
-import sqlalchemy as sa
-
 from wind_stack import REPO_ROOT
 from wind_stack.api_process import ApiProcess
-from wind_stack.dagster_instance import DAGSTER_DB, relax_dagster_commits, write_dagster_instance
-from wind_stack.db_roles import READER_ROLE, WRITER_ROLE, apply_reader_role, ensure_target_writer
+from wind_stack.dagster_instance import (
+    DAGSTER_DB,
+    RUN_ENVIRONMENT,
+    relax_dagster_commits,
+    write_dagster_instance,
+)
+from wind_stack.db_roles import (
+    READER_ROLE,
+    WRITER_ROLE,
+    apply_reader_role,
+    ensure_target_writer,
+    restrict_public,
+)
 from wind_stack.env_file import write_env_file
 from wind_stack.net import free_port, port_is_free
 from wind_stack.postgres import EmbeddedPostgres
@@ -66,9 +75,8 @@ class LocalStack:
 
     @property
     def api_db_url(self) -> str:
-        """The API's own database URL: the read-only role (trust auth on loopback, no password)."""
-        url = sa.make_url(self.postgres.url(SOURCE_DB)).set(username=READER_ROLE)
-        return url.render_as_string(hide_password=False)
+        """The API's own database URL: the read-only role, with its password."""
+        return self.postgres.url(SOURCE_DB, user=READER_ROLE)
 
     def settings(self) -> dict[str, str]:
         return {
@@ -79,7 +87,8 @@ class LocalStack:
         }
 
     def write_env_file(self) -> None:
-        write_env_file(self.env_file, self.settings())
+        """Set the stack's keys in `.env` (and event batching); the user's own lines stay."""
+        write_env_file(self.env_file, {**self.settings(), **RUN_ENVIRONMENT})
 
     def write_dagster_instance(self) -> bool:
         """Write DAGSTER_HOME/dagster.yaml unless it is someone's own file; True if written."""
@@ -119,9 +128,12 @@ class LocalStack:
         for name in (SOURCE_DB, TARGET_DB, DAGSTER_DB):
             pg.ensure_database(name)
         relax_dagster_commits(pg.url())
-        apply_reader_role(pg.url(SOURCE_DB))
-        ensure_target_writer(pg.url(TARGET_DB))
-        self.write_env_file()
+        # No role reaches a database, makes temporary tables or writes large objects unless
+        # granted: the API's reader gets its Source only, the writer its Target only.
+        for name in (SOURCE_DB, TARGET_DB, DAGSTER_DB, "postgres", "template1"):
+            restrict_public(pg.url(name))
+        apply_reader_role(pg.url(SOURCE_DB), pg.passwords.get_or_create(READER_ROLE))
+        ensure_target_writer(pg.url(TARGET_DB), password=pg.passwords.get_or_create(WRITER_ROLE))
         self.start_api()
         self._write_state()
         self.write_env_file()

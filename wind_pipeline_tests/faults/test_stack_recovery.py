@@ -29,6 +29,7 @@ from wind_pipeline.source_data import generate_turbine_data
 from wind_pipeline_tests.support.faultkit import wait_until
 from wind_pipeline_tests.support.helpers import scalar, seed
 from wind_stack.net import free_port
+from wind_stack.env_file import read_env_file
 from wind_stack.stack import LocalStack
 
 BIN = Path(sys.executable).parent
@@ -49,8 +50,7 @@ class Stack:
         return LocalStack(self.root / ".stack", self.root / ".env")
 
     def settings(self) -> dict[str, str]:
-        lines = (self.root / ".env").read_text().splitlines()
-        return dict(line.split("=", 1) for line in lines if line and not line.startswith("#"))
+        return read_env_file(self.root / ".env")
 
     def wind_stack(self, command: str) -> subprocess.CompletedProcess:
         return subprocess.run(

@@ -20,6 +20,7 @@ import psutil
 import pytest
 
 from wind_pipeline_tests.support.helpers import execute, scalar
+from wind_stack.env_file import read_env_file
 from wind_stack.stack import LocalStack
 
 BIN = Path(sys.executable).parent
@@ -36,8 +37,7 @@ def _run(args: list[str], env: dict[str, str], cwd: Path, timeout: float = 300):
 
 
 def _dotenv(root: Path) -> dict[str, str]:
-    lines = (root / ".env").read_text().splitlines()
-    return dict(line.split("=", 1) for line in lines if line and not line.startswith("#"))
+    return read_env_file(root / ".env")
 
 
 @pytest.fixture(scope="module")
@@ -55,7 +55,12 @@ def test_up_writes_settings_and_is_idempotent(stack_root):
     first = _run([str(BIN / "wind-stack"), "up"], env, root)
     assert first.returncode == 0, first.stderr
     settings = _dotenv(root)
-    assert set(settings) == {"WIND_SOURCE_DB_URL", "WIND_TARGET_DB_URL", "WIND_API_URL"}
+    assert set(settings) == {
+        "WIND_SOURCE_DB_URL",
+        "WIND_TARGET_DB_URL",
+        "WIND_API_URL",
+        "DAGSTER_EVENT_BATCH_SIZE",
+    }
     assert httpx.get(f"{settings['WIND_API_URL']}/health").status_code == 200
 
     stack = LocalStack(root / ".stack", root / ".env")
@@ -209,6 +214,16 @@ def test_dagster_dev_serves_the_definitions_and_runs_a_partition(stack_root):
         assert {"wind_etl_job", "bootstrap_job"} <= {job["name"] for job in repo["jobs"]}
         assert [s["name"] for s in repo["schedules"]] == ["wind_etl_daily_schedule"]
         assert scalar(target, "SELECT count(*) FROM data") == 11_520
+        # `make run`'s summary names this UI: it is this checkout's (issue 12 item 15).
+        import dagster as dg
+
+        from wind_stack.run_all import ui_of_this_checkout
+
+        instance = dg.DagsterInstance.from_config(env["DAGSTER_HOME"])
+        try:
+            assert ui_of_this_checkout(url, instance)
+        finally:
+            instance.dispose()
     finally:
         os.killpg(dev.pid, signal.SIGINT)
         try:

@@ -173,10 +173,20 @@ def test_no_secrets_are_committed():
 # -- no password in any output --------------------------------------------------------------
 
 
-def test_wind_etl_never_prints_a_password(api_url: str, target_url: str, tmp_path):
+@pytest.fixture
+def target_with_password(target_url: str, pg_admin_url: str) -> Iterator[str]:
+    """`target_url` as a writer role whose password is PASSWORD (every role needs its own)."""
+    role = f"wind_leak_t{os.getpid()}"
+    ensure_target_writer(target_url, role=role, password=PASSWORD)
+    yield _with(target_url, username=role, password=PASSWORD)
+    execute(target_url, f'DROP OWNED BY "{role}"')
+    execute(pg_admin_url, f'DROP ROLE "{role}"')
+
+
+def test_wind_etl_never_prints_a_password(
+    api_url: str, target_url: str, target_with_password: str, tmp_path
+):
     api_with_password = api_url.replace("http://", f"http://etl:{PASSWORD}@")
-    # The embedded server trusts loopback, so the password is ignored and the run succeeds.
-    target_with_password = _with(target_url, password=PASSWORD)
     runs = [
         {"WIND_API_URL": api_with_password, "WIND_TARGET_DB_URL": target_with_password},
         {
@@ -230,10 +240,11 @@ def _leaks(result: subprocess.CompletedProcess, home: Path) -> list[str]:
     return places
 
 
-def test_dagster_runs_never_log_a_database_password(api_url: str, target_url: str, tmp_path):
+def test_dagster_runs_never_log_a_database_password(
+    api_url: str, target_url: str, target_with_password: str, tmp_path
+):
     ok = _dagster_materialize(
-        {"WIND_API_URL": api_url, "WIND_TARGET_DB_URL": _with(target_url, password=PASSWORD)},
-        tmp_path / "ok",
+        {"WIND_API_URL": api_url, "WIND_TARGET_DB_URL": target_with_password}, tmp_path / "ok"
     )
     assert ok.returncode == 0, ok.stderr[-2000:]
     assert _leaks(ok, tmp_path / "ok") == []
