@@ -210,7 +210,8 @@ def read_data(
             le=MAX_PAGE_ROWS,
             description=(
                 f"Rows per page (1 to {MAX_PAGE_ROWS:,}). Given, any range may be read, page by "
-                f"page; absent, the range may span at most 31 days (WIND_API_MAX_RANGE_DAYS)."
+                f"page; absent, the range may span at most WIND_API_MAX_RANGE_DAYS days (31 by "
+                f"default; this server's limit is in the 422's description)."
             ),
             examples=[100_000],
         ),
