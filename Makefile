@@ -68,5 +68,7 @@ format: install
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
+# Your own lines in .env (e.g. WIND_API_CORS_ORIGINS) stay; the stack's are removed.
 clean: down
-	rm -rf .stack .dagster_home .env
+	@if [ -x $(BIN)/wind-stack ]; then $(BIN)/wind-stack forget-env; fi
+	rm -rf .stack .dagster_home

@@ -14,7 +14,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="wind-stack", description="Start and stop the local embedded stack."
     )
-    parser.add_argument("command", choices=["up", "down", "status"])
+    parser.add_argument(
+        "command",
+        choices=["up", "down", "status", "forget-env"],
+        help="forget-env: take the stack's lines out of .env, keeping yours (make clean)",
+    )
     args = parser.parse_args(argv)
     stack = default_stack()
     try:
@@ -28,6 +32,9 @@ def main(argv: list[str] | None = None) -> int:
                     print(f"Dagster instance: {yaml_file} (storage in database {DAGSTER_DB!r})")
                 else:
                     print(f"Dagster instance: {yaml_file} is your own; left as it is")
+        elif args.command == "forget-env":
+            stack.forget_env_file()
+            print(f"the stack's settings removed from {stack.env_file} (your own lines kept)")
         elif args.command == "down":
             stack.down()
             print("stack down (data kept in .stack/)")

@@ -60,3 +60,21 @@ def read_env_file(path: Path) -> dict[str, str]:
             managed = re.fullmatch(r"\$\{" + key + r":-(.*)\}", value)
             values[key] = managed.group(1) if managed else value
     return values
+
+
+def remove_managed(path: Path, keys: set[str]) -> None:
+    """Take the stack's lines out of `path` (`make clean`); delete it if nothing else is left."""
+    try:
+        lines = path.read_text().splitlines(keepends=True)
+    except FileNotFoundError:
+        return
+    kept = [
+        line
+        for line in lines
+        if not line.startswith("# Written by `wind-stack up`")
+        and not ((match := _KEY.match(line)) and match.group(1) in keys)
+    ]
+    if any(line.strip() for line in kept):
+        write_private(path, "".join(kept))
+    else:
+        path.unlink()

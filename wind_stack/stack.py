@@ -28,7 +28,7 @@ from wind_stack.db_roles import (
     ensure_target_writer,
     restrict_public,
 )
-from wind_stack.env_file import write_env_file
+from wind_stack.env_file import remove_managed, write_env_file
 from wind_stack.net import free_port, port_is_free
 from wind_stack.postgres import EmbeddedPostgres
 
@@ -89,6 +89,9 @@ class LocalStack:
     def write_env_file(self) -> None:
         """Set the stack's keys in `.env` (and event batching); the user's own lines stay."""
         write_env_file(self.env_file, {**self.settings(), **RUN_ENVIRONMENT})
+
+    def forget_env_file(self) -> None:
+        remove_managed(self.env_file, {*self.settings(), *RUN_ENVIRONMENT})
 
     def write_dagster_instance(self) -> bool:
         """Write DAGSTER_HOME/dagster.yaml unless it is someone's own file; True if written."""

@@ -307,3 +307,19 @@ def test_the_summary_does_not_claim_another_programs_ui(stack):
     finally:
         instance.dispose()
         server.shutdown()
+
+
+def test_make_clean_keeps_the_users_env_lines(tmp_path):
+    """`make clean` (wind-stack forget-env) takes out the stack's keys, not the user's lines."""
+    from wind_stack.env_file import write_env_file
+
+    stack = LocalStack(tmp_path / ".stack", tmp_path / ".env", tmp_path / "home")
+    stack.env_file.write_text("WIND_API_MAX_RANGE_DAYS=7\n")
+    stack.write_env_file()
+    assert "WIND_SOURCE_DB_URL" in stack.env_file.read_text()
+    stack.forget_env_file()
+    assert stack.env_file.read_text() == "WIND_API_MAX_RANGE_DAYS=7\n"
+    write_env_file(stack.env_file, {"WIND_API_URL": "http://127.0.0.1:1"})
+    stack.env_file.write_text(stack.env_file.read_text().replace("WIND_API_MAX_RANGE_DAYS=7\n", ""))
+    stack.forget_env_file()  # nothing of the user's left: the file goes
+    assert not stack.env_file.exists()
