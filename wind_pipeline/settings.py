@@ -1,7 +1,9 @@
 """The one place where wind_pipeline reads its configuration.
 
 Values come from the environment, then from a `.env` file in the working directory (which
-`make up` writes), then from defaults that match the local embedded stack's defaults.
+`make up` writes, as `KEY=${KEY:-value}` so an exported variable wins in Dagster's CLI too),
+then from the local stack's defaults (`api_service/defaults.py`, shared with the Conektor).
+The Dagster resources get the same variables through `dg.EnvVar` (see `definitions.py`).
 """
 
 from __future__ import annotations
@@ -13,9 +15,7 @@ from collections.abc import Iterable
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-DEFAULT_SOURCE_DB_URL = "postgresql+psycopg2://postgres@127.0.0.1:54329/wind_source"
-DEFAULT_TARGET_DB_URL = "postgresql+psycopg2://postgres@127.0.0.1:54329/wind_target"
-DEFAULT_API_URL = "http://127.0.0.1:8765"
+from api_service.defaults import DEFAULT_API_URL, DEFAULT_SOURCE_DB_URL, DEFAULT_TARGET_DB_URL
 
 
 class ConfigurationError(ValueError):
