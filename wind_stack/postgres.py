@@ -25,15 +25,10 @@ from wind_stack.os_user import (
     runs_with_root_group,
 )
 from wind_stack.passwords import PasswordStore, write_private
+from wind_stack.pg_auth import require_passwords, write_hba
 from wind_stack.pg_processes import is_postgres, reap_orphaned_server_processes
 
 SUPERUSER = "postgres"
-HBA_HEADER = "# Written by wind-stack: every role logs in with its password"
-# Loopback TCP only (there is no Unix socket), SCRAM passwords for every role and database.
-PG_HBA = f"""{HBA_HEADER} (SCRAM), over loopback TCP only.
-# TYPE  DATABASE  USER  ADDRESS       METHOD
-host    all       all   127.0.0.1/32  scram-sha-256
-"""
 
 
 def pg_bin_dir() -> Path:
@@ -106,7 +101,7 @@ class EmbeddedPostgres:
         if result.returncode != 0:
             raise StackError(f"initdb failed: {result.stderr.strip() or result.stdout.strip()}")
         self._write_config()
-        self._write_hba()
+        write_hba(self.data_dir)
 
     def _write_config(self) -> None:
         # Loopback TCP only and no Unix socket: nothing outside this machine can connect,
@@ -125,36 +120,9 @@ class EmbeddedPostgres:
         conf.write_text("\n".join(lines) + "\n")
         give_to_server_user(conf)
 
-    @property
-    def _hba_file(self) -> Path:
-        return self.data_dir / "pg_hba.conf"
-
-    def requires_passwords(self) -> bool:
-        try:
-            return self._hba_file.read_text().startswith(HBA_HEADER)
-        except FileNotFoundError:
-            return False
-
-    def _write_hba(self) -> None:
-        self._hba_file.write_text(PG_HBA)
-        give_to_server_user(self._hba_file)
-
     def _require_passwords(self) -> None:
-        """Move a running server made before passwords (it trusted loopback) to SCRAM: give the
-        superuser a password over the still-trusted connection, then reload the new pg_hba."""
-        import sqlalchemy as sa
-
-        if self.requires_passwords():
-            return
         password = self.passwords.get_or_create(SUPERUSER)
-        engine = sa.create_engine(self.url(), isolation_level="AUTOCOMMIT")
-        try:
-            with engine.connect() as conn:
-                conn.execute(sa.text(f"ALTER ROLE {SUPERUSER} PASSWORD :pw"), {"pw": password})
-                self._write_hba()
-                conn.execute(sa.text("SELECT pg_reload_conf()"))
-        finally:
-            engine.dispose()
+        require_passwords(self.data_dir, self.url(), SUPERUSER, password)
 
     def set_port(self, port: int) -> None:
         self.port = port

@@ -13,6 +13,8 @@ import json
 import os
 from pathlib import Path
 
+import psutil
+
 from wind_stack import REPO_ROOT
 from wind_stack.api_process import ApiProcess
 from wind_stack.dagster_instance import (
@@ -104,13 +106,22 @@ class LocalStack:
         return self.api.pid()
 
     def start_api(self) -> None:
-        if self.api.pid() is not None:
+        pid = self.api.pid()
+        if pid is not None and self._api_env(pid).get("WIND_API_DB_URL") == self.api_db_url:
             return
+        self.api.stop()  # not running, or started with other settings (e.g. before passwords)
         if not port_is_free(self.api.port):
             self.api.port = free_port()
             self._write_state()
         # The API reads the Source as the read-only role (made in `up`), not as its owner.
         self.api.start({**os.environ, **self.settings(), "WIND_API_DB_URL": self.api_db_url})
+
+    @staticmethod
+    def _api_env(pid: int) -> dict[str, str]:
+        try:
+            return psutil.Process(pid).environ()
+        except psutil.Error:
+            return {}
 
     def stop_api(self) -> None:
         self.api.stop()
