@@ -110,6 +110,10 @@ def test_dagster_yaml_passes_dagster_instance_config_validation(env_for_file, tm
         "WIND_API_URL",
     }
     assert launcher.container_kwargs["auto_remove"] is True
+    # Terminate stops the container: SIGTERM, then SIGKILL after this long (dagster-docker
+    # reads it for `stop`, not for `create`).
+    assert launcher.container_kwargs["stop_timeout"] >= 10
+    assert "DAGSTER_EVENT_BATCH_SIZE" in launcher.env_vars
 
     compute_logs = _rehydrate(config["compute_logs"])
     assert compute_logs._base_dir == env_for_file["DAGSTER_COMPUTE_LOGS_DIR"]

@@ -1,5 +1,6 @@
-"""The Source container's pieces, run natively: the init script that creates the Conektor's
-read-only role, the PostgreSQL healthcheck, and the API's command and healthcheck using that role."""
+"""The PostgreSQL image's pieces, run natively: the init scripts (PUBLIC's rights taken away on
+every server, the Conektor's read-only role on the Source), the PostgreSQL healthcheck, and the
+API's command and healthcheck using that role."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 import sqlalchemy as sa
-from sqlalchemy.exc import ProgrammingError
+from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from wind_pipeline.source_data import generate_turbine_data
 from wind_pipeline_tests.support.deployment import (
@@ -24,7 +25,9 @@ from wind_pipeline_tests.support.helpers import REPO_ROOT, seed
 from wind_stack.net import free_port
 from wind_stack.postgres import pg_bin_dir
 
-INIT_SCRIPT = REPO_ROOT / "docker" / "source-db" / "10-conektor-reader.sh"
+RESTRICT_SCRIPT = REPO_ROOT / "docker" / "postgres" / "10-restrict-public.sh"
+INIT_SCRIPT = REPO_ROOT / "docker" / "postgres" / "20-conektor-reader.sh"
+RESTRICT_SQL = REPO_ROOT / "docker" / "postgres" / "restrict_public.sql"
 READER_ROLE_SQL = REPO_ROOT / "api_service" / "sql" / "reader_role.sql"
 READER_PASSWORD = "reader-password-for-tests"
 
@@ -39,8 +42,11 @@ def _postgres_container_env(database_url: str, **extra: str) -> dict[str, str]:
         "POSTGRES_DB": url.database,
         "PGHOST": url.host or "127.0.0.1",
         "PGPORT": str(url.port or 5432),
-        # Where the image bakes the shared SQL file; here, the repo's copy.
+        # Where the image bakes the SQL files; here, the repo's copies.
         "READER_ROLE_SQL": str(READER_ROLE_SQL),
+        "RESTRICT_PUBLIC_SQL": str(RESTRICT_SQL),
+        # Only the test's own database: `postgres` and `template1` belong to the shared server.
+        "RESTRICT_DATABASES": url.database,
         **extra,
     }
     if url.password:
@@ -48,25 +54,29 @@ def _postgres_container_env(database_url: str, **extra: str) -> dict[str, str]:
     return env
 
 
-def _run_init_script(database_url: str, **extra: str):
+def _run_init_script(database_url: str, script: Path = INIT_SCRIPT, **extra: str):
     env = _postgres_container_env(database_url, **extra)
-    return run_command(["bash", str(INIT_SCRIPT)], env, cwd=Path("/"), timeout=60)
+    return run_command(["bash", str(script)], env, cwd=Path("/"), timeout=60)
 
 
-@pytest.fixture(scope="module")
-def source_with_reader(new_database: Callable[[str], str]) -> dict[str, str]:
-    """A Source database as the container makes it: init script first, then `source_seed`'s
-    table (created later, by the owner) filled with the default period."""
-    owner_url = new_database("compose_source")
-    result = _run_init_script(owner_url, CONEKTOR_READER_PASSWORD=READER_PASSWORD)
-    assert result.returncode == 0, result.stderr
-    seed(owner_url, generate_turbine_data())
-    reader_url = (
+def _reader_url(owner_url: str) -> str:
+    return (
         sa.make_url(owner_url)
         .set(username="conektor_reader", password=READER_PASSWORD)
         .render_as_string(hide_password=False)
     )
-    return {"owner": owner_url, "reader": reader_url}
+
+
+@pytest.fixture(scope="module")
+def source_with_reader(new_database: Callable[[str], str]) -> dict[str, str]:
+    """A Source database as the container makes it: the init scripts in the image's order,
+    then `source_seed`'s table (created later, by the owner) filled with the default period."""
+    owner_url = new_database("compose_source")
+    for script in (RESTRICT_SCRIPT, INIT_SCRIPT):
+        result = _run_init_script(owner_url, script, CONEKTOR_READER_PASSWORD=READER_PASSWORD)
+        assert result.returncode == 0, result.stderr
+    seed(owner_url, generate_turbine_data())
+    return {"owner": owner_url, "reader": _reader_url(owner_url)}
 
 
 def test_the_reader_role_can_read_data_and_nothing_else(source_with_reader):
@@ -105,10 +115,65 @@ def test_the_init_script_converges_when_run_again(source_with_reader):
     reader.dispose()
 
 
-def test_the_init_script_without_a_password_fails_clearly(new_database):
-    result = _run_init_script(new_database("compose_nopass"))
-    assert result.returncode == 1
-    assert "CONEKTOR_READER_PASSWORD is not set" in result.stderr
+def test_the_reader_cannot_write_large_objects_make_temp_tables_or_leave_read_only(
+    source_with_reader,
+):
+    """Issue 12, item 4, in the Compose image: what PUBLIC gave every role is taken away."""
+    reader = sa.create_engine(source_with_reader["reader"], poolclass=sa.pool.NullPool)
+    try:
+        with reader.connect() as conn:
+            assert conn.execute(sa.text("SHOW default_transaction_read_only")).scalar() == "on"
+        for statement in (
+            "SELECT lo_from_bytea(0, 'x')",
+            "SELECT lo_create(0)",
+            "CREATE TEMP TABLE scratch (x int)",
+        ):
+            with pytest.raises(ProgrammingError, match="permission denied"):
+                with reader.begin() as conn:
+                    conn.execute(sa.text("SET TRANSACTION READ WRITE"))
+                    conn.execute(sa.text(statement))
+    finally:
+        reader.dispose()
+
+
+def test_a_restricted_database_refuses_the_reader(source_with_reader, new_database):
+    """On a server whose databases went through 10-restrict-public.sh (as `postgres`,
+    `template1` and the Target's or Dagster's database do in their containers), the reader
+    role, which exists on the server, cannot connect to any database but its own."""
+    other = new_database("compose_other")
+    result = _run_init_script(other, RESTRICT_SCRIPT)
+    assert result.returncode == 0, result.stderr
+    assert f"({sa.make_url(other).database})" in result.stdout
+    reader = sa.create_engine(_reader_url(other), poolclass=sa.pool.NullPool)
+    with pytest.raises(OperationalError, match="permission denied for database"):
+        reader.connect()
+    reader.dispose()
+    # The owner, a superuser as POSTGRES_USER is in the image, is not affected.
+    owner = sa.create_engine(other, poolclass=sa.pool.NullPool)
+    with owner.connect() as conn:
+        assert conn.execute(sa.text("SELECT 1")).scalar() == 1
+    owner.dispose()
+
+
+def test_the_restrict_script_converges_when_run_again(source_with_reader):
+    result = _run_init_script(source_with_reader["owner"], RESTRICT_SCRIPT)
+    assert result.returncode == 0, result.stderr
+    reader = sa.create_engine(source_with_reader["reader"], poolclass=sa.pool.NullPool)
+    with reader.connect() as conn:
+        assert conn.execute(sa.text("SELECT count(*) FROM data")).scalar() == 14_400
+    reader.dispose()
+
+
+def test_the_reader_script_acts_only_where_a_password_is_given(new_database):
+    """target-db and dagster-db get no CONEKTOR_READER_PASSWORD: nothing to do there. Given
+    but empty (a broken .env) is an error."""
+    url = new_database("compose_nopass")
+    skipped = _run_init_script(url)
+    assert skipped.returncode == 0, skipped.stderr
+    assert "no Conektor reader role on this server" in skipped.stdout
+    empty = _run_init_script(url, CONEKTOR_READER_PASSWORD="")
+    assert empty.returncode == 1
+    assert "CONEKTOR_READER_PASSWORD is empty" in empty.stderr
 
 
 @pytest.mark.parametrize("service", ["source-db", "target-db", "dagster-db"])
