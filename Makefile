@@ -9,7 +9,7 @@ export DAGSTER_HOME := $(CURDIR)/.dagster_home
 # the environments that run the code location (run, dev, the venv's activate), not at import.
 DAGSTER_EVENT_BATCH_SIZE ?= 1000
 
-.PHONY: install run up down status dev test test-unit bench loadtest lint format clean
+.PHONY: install run up down status dev test test-unit bench loadtest lint format clean compose-smoke
 
 # Reinstall only when the project or its lock file changed.
 $(STAMP): pyproject.toml requirements.lock Makefile
@@ -59,6 +59,11 @@ bench: install
 # Not part of `make test`: 20 s of 32 concurrent clients; results in benchmarks/results/.
 loadtest: install
 	$(BIN)/python benchmarks/load_test.py --output benchmarks/results/load_test.json
+
+# The Compose deployment on a real Docker engine (docs/deployment.md); not part of `make test`.
+# Base images: WIND_PYTHON_IMAGE / WIND_POSTGRES_IMAGE (e.g. a registry mirror).
+compose-smoke:
+	scripts/compose-smoke.sh
 
 lint: install
 	$(BIN)/ruff check .
