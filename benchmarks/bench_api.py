@@ -263,7 +263,7 @@ def run(smoke: bool) -> dict[str, object]:
 
     from wind_pipeline.etl.conektor_client import ConektorSession
     from wind_pipeline.source_data import generate_turbine_data, seed_source
-    from wind_stack.db_roles import apply_reader_role
+    from wind_stack.db_roles import READER_ROLE, apply_reader_role
     from wind_stack.net import free_port
     from wind_stack.postgres import EmbeddedPostgres
 
@@ -303,7 +303,9 @@ def run(smoke: bool) -> dict[str, object]:
         engine.dispose()
         results["machine"] = machine(pg_version)
         results["seeded_rows"] = seeded
-        env = {"WIND_API_DB_URL": apply_reader_role(owner_url)}
+        # Every role of the embedded server logs in with its password.
+        reader_password = postgres.passwords.get_or_create(READER_ROLE)
+        env = {"WIND_API_DB_URL": apply_reader_role(owner_url, reader_password)}
 
         api = Server("api_service.main:app", free_port(), env, scratch, REPO_ROOT)
         servers.append(api)
