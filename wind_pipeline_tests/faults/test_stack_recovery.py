@@ -28,8 +28,8 @@ import sqlalchemy as sa
 from wind_pipeline.source_data import generate_turbine_data
 from wind_pipeline_tests.support.faultkit import wait_until
 from wind_pipeline_tests.support.helpers import scalar, seed
-from wind_stack.net import free_port
 from wind_stack.env_file import read_env_file
+from wind_stack.net import free_port
 from wind_stack.stack import LocalStack
 
 BIN = Path(sys.executable).parent
