@@ -28,6 +28,7 @@ Settings (environment):
                                            else a free one (printed)
   SMOKE_ENV_FILE   a Compose env file to use (default: a throw-away one written from
                    .env.example with random passwords; ./.env is never read or written)
+  SMOKE_NO_CACHE=1 (build without Docker's build cache: a cold build's time),
   SMOKE_WAIT_SECONDS (default 900), SMOKE_REPORT (write the step results as JSON there),
   SMOKE_KEEP=1 (leave the deployment up at the end, passed or failed, for a look); then, with
   SMOKE_ENV_FILE,
@@ -568,7 +569,8 @@ class Smoke:
         for name, service in services.items():
             if not service.get("build") and service.get("pull_policy") != "never":
                 raise StepFailed(f"{name} runs a built image but may pull it")
-        self.compose("build", timeout=3600)
+        cold = os.environ.get("SMOKE_NO_CACHE") == "1"
+        self.compose("build", *(["--no-cache"] if cold else []), timeout=3600)
         bases = []
         for name in builders:
             build = services[name]["build"]
@@ -580,7 +582,8 @@ class Smoke:
                 raise StepFailed(f"{image} is not built on {base}")
             bases.append(base)
         return (
-            f"{len(images)} images, each built once ({', '.join(builders)} build; "
+            f"{len(images)} images{' (no cache)' if cold else ''}, each built once "
+            f"({', '.join(builders)} build; "
             f"{len(services) - len(builders)} services reuse them) on {', '.join(sorted(set(bases)))}"
         )
 
