@@ -16,6 +16,9 @@ RANGE = TypeAdapter(RangeTime)
 CURSOR = TypeAdapter(CursorTime)
 
 
+SECRET = "Pw4Secret"
+
+
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
@@ -121,8 +124,8 @@ def test_api_settings_defaults_and_the_source_url_fallback(api_env):
 @pytest.mark.parametrize(
     ("name", "value"),
     [
-        ("WIND_API_DB_URL", "mysql://u:Pw4Secret@h/d"),
-        ("WIND_API_DB_URL", "postgresql://u:Pw4Secret@h:notaport/d"),
+        ("WIND_API_DB_URL", f"mysql://u:{SECRET}@h/d"),
+        ("WIND_API_DB_URL", f"postgresql://u:{SECRET}@h:notaport/d"),
         ("WIND_API_MAX_RANGE_DAYS", "0"),
         ("WIND_API_POOL_SIZE", "many"),
     ],
@@ -133,4 +136,4 @@ def test_a_bad_api_setting_is_one_line_naming_it_without_the_password(api_env, n
         load_api_settings()
     message = str(caught.value)
     assert message.startswith(f"invalid configuration: {name}: ")
-    assert "Pw4Secret" not in message and "\n" not in message
+    assert SECRET not in message and "\n" not in message

@@ -12,6 +12,7 @@ from wind_pipeline.cli import EXIT_USAGE, main, parse_day
 
 TODAY = date(2024, 3, 1)  # a fixed reference day: no midnight-UTC race
 CLOSED = "postgresql+psycopg2://postgres@127.0.0.1:1/x"
+SECRET = "Pw4Secret"
 
 
 @pytest.fixture
@@ -84,8 +85,8 @@ def test_a_bad_date_exits_2_without_connecting(offline, capsys):
 
 
 def test_a_bad_setting_exits_2_naming_the_variable_without_the_password(offline, capsys):
-    offline.setenv("WIND_TARGET_DB_URL", "mysql://u:Pw4Secret@h/d")
+    offline.setenv("WIND_TARGET_DB_URL", f"mysql://u:{SECRET}@h/d")
     assert main(["2024-01-05"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("wind-etl: invalid configuration: WIND_TARGET_DB_URL: ")
-    assert "Pw4Secret" not in err
+    assert SECRET not in err
