@@ -47,6 +47,7 @@ def _run(command: list[str], env: dict[str, str], cwd: Path) -> subprocess.Compl
         ([" 2024-01-05"], "invalid date"),
         (["2024-01-05T00:00"], "invalid date"),
         (["20240105"], "invalid date"),
+        (["2024-W01-5"], "invalid date"),  # an ISO week date is not YYYY-MM-DD
         (["2024-02-30"], "invalid date"),
         ([""], "invalid date"),
         (["2024-01-05;DROP TABLE data"], "invalid date"),
