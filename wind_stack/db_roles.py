@@ -1,4 +1,4 @@
-"""Least-privilege database roles (docs/RELIABILITY.md, "Roles"): the Target's writer and the
+"""Least-privilege database roles (docs/RELIABILITY.md, "Security"): the Target's writer and the
 Conektor API's reader.
 
 `wind_writer` is the role the ETL should write the Target with. It can log in, create the

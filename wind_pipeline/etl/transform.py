@@ -4,7 +4,7 @@ Semantics (docs/architecture.md, "Aggregation semantics"): buckets are closed on
 start; NULL source values are skipped; std is the sample std (ddof=1), NULL for a bucket
 with one sample; a bucket with no value for a variable produces no rows for it.
 
-Bad values (docs/reliability.md, "Bad source values"): a value that is NaN, +/-infinity or
+Bad values (docs/RELIABILITY.md, "Bad source values"): a value that is NaN, +/-infinity or
 outside the variable's plausible range is **skipped**, exactly like a NULL, and counted.
 Skipping keeps the day's good minutes (rejecting the day would lose them to one glitching
 sensor reading) and invents nothing (clipping would turn a broken reading into a plausible
