@@ -144,10 +144,10 @@ def test_schedule_requests_an_existing_partition_every_day_of_the_year():
 
 
 def test_schedule_has_no_partition_set_so_the_daemon_runs_only_the_latest_missed_tick():
-    # The README documents catch-up after downtime from this property: Dagster's scheduler
+    # docs/operations.md documents catch-up after downtime from this property: Dagster's scheduler
     # (dagster/_scheduler/scheduler.py) replays missed ticks only for schedules with a
     # partition set, and a schedule built from an asset job has none, so only the latest
-    # missed tick runs. If Dagster changes that, this test tells us to update the README.
+    # missed tick runs. If Dagster changes that, this test tells us to update docs/operations.md.
     from dagster._core.remote_representation.external_data import ScheduleSnap
 
     schedule = defs.resolve_schedule_def("wind_etl_daily_schedule")
