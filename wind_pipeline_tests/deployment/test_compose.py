@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fnmatch
 import importlib.util
 import json
 import os
@@ -377,6 +378,16 @@ def test_images_run_as_a_non_root_user():
 def test_dockerignore_keeps_secrets_and_local_state_out_of_the_build():
     ignored = set((REPO_ROOT / ".dockerignore").read_text().split())
     assert {".env", ".git", ".venv", ".stack", ".dagster_home"} <= ignored
+    # The suite's temp folders hold test databases (gigabytes) and their passwords.
+    assert {".pytest-tmp", ".hypothesis"} <= ignored
+    # Every folder that is not ignored is one an image copies from.
+    copied = {"wind_pipeline", "api_service", "wind_stack", "docker"}
+    sent = {
+        p.name
+        for p in REPO_ROOT.iterdir()
+        if p.is_dir() and not any(fnmatch.fnmatch(p.name, pattern) for pattern in ignored)
+    }
+    assert sent <= copied, sorted(sent - copied)
 
 
 def _copies(stage: str) -> list[str]:
