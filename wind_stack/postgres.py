@@ -38,6 +38,13 @@ def pg_bin_dir() -> Path:
     return Path(next(iter(spec.submodule_search_locations))) / "pginstall" / "bin"
 
 
+# SCRAM's key stretching (4,096 rounds by default) protects passwords a person can guess; the
+# stack's are 192 random bits (passwords.py), which no number of rounds makes stronger. Fewer
+# rounds make each connection cheaper, and Dagster's run storage connects once per operation
+# (benchmarks/RESULTS.md). Servers the operator runs (Compose) keep PostgreSQL's default.
+SCRAM_ITERATIONS = 16
+
+
 @dataclass
 class EmbeddedPostgres:
     """A PostgreSQL server in `data_dir`, on 127.0.0.1:`port`, password auth for every role.
@@ -91,6 +98,7 @@ class EmbeddedPostgres:
                 "-U",
                 SUPERUSER,
                 "--auth=scram-sha-256",
+                f"--set=scram_iterations={SCRAM_ITERATIONS}",
                 f"--pwfile={pwfile}",
                 "--encoding=UTF8",
                 "--no-locale",
@@ -113,6 +121,7 @@ class EmbeddedPostgres:
             "timezone = 'UTC'",
             "max_connections = 200",
             "password_encryption = 'scram-sha-256'",
+            f"scram_iterations = {SCRAM_ITERATIONS}",
         ]
         if not self.durable:
             lines += ["fsync = off", "synchronous_commit = off", "full_page_writes = off"]
