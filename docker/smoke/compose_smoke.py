@@ -57,6 +57,7 @@ sys.path.insert(0, str(HERE))
 
 from materialize_partition import (  # noqa: E402  (the helper beside this file)
     JOB,
+    LAUNCH_RUN,
     LOCATION,
     REPOSITORY,
     SmokeError,
@@ -119,16 +120,6 @@ query Events($runId: ID!, $cursor: String) {
       cursor hasMore
       events { __typename ... on MessageEvent { message eventType stepKey timestamp } }
     }
-    ... on Error { message }
-  }
-}
-"""
-LAUNCH_RUN = """
-mutation Launch($executionParams: ExecutionParams!) {
-  launchRun(executionParams: $executionParams) {
-    __typename
-    ... on LaunchRunSuccess { run { runId } }
-    ... on RunConfigValidationInvalid { errors { message } }
     ... on Error { message }
   }
 }
@@ -819,19 +810,26 @@ class Smoke:
             f"Terminate, no retry, backfill {status}; days wholly old: {old}, wholly new: {new}"
         )
 
-    def kill(self) -> str:
-        day = FIRST_DAY + dt.timedelta(days=6)
-        before = self.day_rows()
+    @contextlib.contextmanager
+    def run_waiting_on_its_lock(self, day: dt.date):
+        """A run of `day` launched while its load lock is held: yields its id once the load
+        waits for the lock, and releases the lock on leaving."""
         self.hold_day_lock(day)
         try:
             run_id = self.launch_run({"dagster/partition": day.isoformat()})
             self.wait_run(run_id, timeout=300, until={"STARTED", *FINISHED})
             self.wait_for_load_waiting()
+            yield run_id
+        finally:
+            self.release_day_locks()
+
+    def kill(self) -> str:
+        day = FIRST_DAY + dt.timedelta(days=6)
+        before = self.day_rows()
+        with self.run_waiting_on_its_lock(day) as run_id:
             container = self.run_container(self.get_run(run_id))
             self.run(["docker", "kill", container])
             killed = time.monotonic()
-        finally:
-            self.release_day_locks()
         run = self.wait_run(run_id, timeout=600)
         took = time.monotonic() - killed
         messages = [e.get("message") or "" for e in self.events(run_id)]
@@ -853,15 +851,10 @@ class Smoke:
     def restart(self) -> str:
         day = FIRST_DAY + dt.timedelta(days=7)
         before = self.day_rows()
-        self.hold_day_lock(day)
-        try:
-            run_id = self.launch_run({"dagster/partition": day.isoformat()})
-            self.wait_for_load_waiting()
+        with self.run_waiting_on_its_lock(day) as run_id:
             started = time.monotonic()
             self.compose("restart", "target-db")
             restarted = time.monotonic() - started
-        finally:
-            self.release_day_locks()
         run = self.wait_run(run_id)
         events = self.events(run_id)
         retries = sum(e.get("eventType") == "STEP_UP_FOR_RETRY" for e in events)

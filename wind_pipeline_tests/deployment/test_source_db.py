@@ -79,24 +79,30 @@ def source_with_reader(new_database: Callable[[str], str]) -> dict[str, str]:
     return {"owner": owner_url, "reader": _reader_url(owner_url)}
 
 
+def _refused_even_read_write(reader: sa.Engine, *statements: str) -> None:
+    """Each statement fails with `permission denied`, even in a READ WRITE transaction."""
+    for statement in statements:
+        with pytest.raises(ProgrammingError, match="permission denied"):
+            with reader.begin() as conn:
+                conn.execute(sa.text("SET TRANSACTION READ WRITE"))
+                conn.execute(sa.text(statement))
+
+
 def test_the_reader_role_can_read_data_and_nothing_else(source_with_reader):
     reader = sa.create_engine(source_with_reader["reader"], poolclass=sa.pool.NullPool)
     try:
         with reader.connect() as conn:
             # The init script created the table; source_seed's DELETE + COPY kept the grant.
             assert conn.execute(sa.text("SELECT count(*) FROM data")).scalar() == 14_400
-        for statement in (
+        # Sessions start read-only; even a read-write transaction is refused by the grants.
+        _refused_even_read_write(
+            reader,
             "INSERT INTO data (timestamp) VALUES ('2030-01-01Z')",
             "DELETE FROM data",
             "UPDATE data SET power = 0",
             "TRUNCATE data",
             "CREATE TABLE public.reader_table (x int)",
-        ):
-            # Sessions start read-only; even a read-write transaction is refused by the grants.
-            with pytest.raises(ProgrammingError, match="permission denied"):
-                with reader.begin() as conn:
-                    conn.execute(sa.text("SET TRANSACTION READ WRITE"))
-                    conn.execute(sa.text(statement))
+        )
     finally:
         reader.dispose()
     owner = sa.create_engine(source_with_reader["owner"], poolclass=sa.pool.NullPool)
@@ -123,15 +129,12 @@ def test_the_reader_cannot_write_large_objects_make_temp_tables_or_leave_read_on
     try:
         with reader.connect() as conn:
             assert conn.execute(sa.text("SHOW default_transaction_read_only")).scalar() == "on"
-        for statement in (
+        _refused_even_read_write(
+            reader,
             "SELECT lo_from_bytea(0, 'x')",
             "SELECT lo_create(0)",
             "CREATE TEMP TABLE scratch (x int)",
-        ):
-            with pytest.raises(ProgrammingError, match="permission denied"):
-                with reader.begin() as conn:
-                    conn.execute(sa.text("SET TRANSACTION READ WRITE"))
-                    conn.execute(sa.text(statement))
+        )
     finally:
         reader.dispose()
 
