@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import fnmatch
-import importlib.util
 import json
 import os
 import re
@@ -27,6 +26,7 @@ from wind_pipeline_tests.support.deployment import (
     compose_config,
     environment_of,
     interpolate,
+    load_script,
     raw_compose,
     read_env_file,
 )
@@ -47,10 +47,7 @@ SMOKE_DRIVER = REPO_ROOT / "docker" / "smoke" / "compose_smoke.py"
 
 
 def _smoke_module() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("compose_smoke", SMOKE_DRIVER)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(SMOKE_DRIVER)
 
 
 def docker_compose_config(env: dict[str, str]) -> dict:

@@ -7,7 +7,6 @@ DockerRunLauncher would give its container (dagster.yaml's `env_vars`, from the 
 
 from __future__ import annotations
 
-import importlib.util
 import shutil
 import sys
 from collections.abc import Callable, Iterator
@@ -32,6 +31,7 @@ from wind_pipeline_tests.support.deployment import (
     NativeProcess,
     compose_config,
     image_environment,
+    load_script,
     make_dagster_home,
     native_command,
     run_command,
@@ -47,10 +47,7 @@ SMOKE_HELPER = REPO_ROOT / "docker" / "smoke" / "materialize_partition.py"
 
 
 def _smoke_helper() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("materialize_partition", SMOKE_HELPER)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(SMOKE_HELPER)
 
 
 def _default_launcher(config: dict) -> dict:

@@ -12,6 +12,7 @@ import sys
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import sqlalchemy as sa
@@ -73,6 +74,16 @@ def _interpolate_tree(node: Any, env: Mapping[str, str]) -> Any:
     if isinstance(node, dict):
         return {key: _interpolate_tree(value, env) for key, value in node.items()}
     return node
+
+
+def load_script(path: Path) -> ModuleType:
+    """A stand-alone script beside the deployment (docker/smoke/...), imported as a module."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def raw_compose() -> dict[str, Any]:
