@@ -16,8 +16,9 @@ from datetime import date, datetime, timedelta
 import numpy as np
 import pandas as pd
 
-from wind_pipeline.domain import AGGREGATED_VARIABLES, MINUTES_PER_DAY, PLAUSIBLE_RANGES
+from wind_pipeline.domain import AGGREGATED_VARIABLES, MINUTES_PER_DAY
 from wind_pipeline.etl.days import NS_PER_MINUTE, DayIndex, day_start, epoch_ns
+from wind_pipeline.etl.transform import classify_values
 
 
 @dataclass(frozen=True)
@@ -89,13 +90,9 @@ def slot_gaps(
 
 
 def unusable_values(values: np.ndarray, variable: str) -> np.ndarray:
-    """Which of a variable's values the ETL skips: NULL/NaN, infinite or out of plausible range."""
-    usable = np.isfinite(values)
-    bounds = PLAUSIBLE_RANGES.get(variable)
-    if bounds is not None:
-        with np.errstate(invalid="ignore"):
-            usable &= (values >= bounds.low) & (values <= bounds.high)
-    return ~usable
+    """Which of a variable's values the ETL skips (the bad-value policy of `transform`)."""
+    finite, below, above = classify_values(values, variable)
+    return ~finite | below | above
 
 
 def profile_days(

@@ -17,7 +17,6 @@ import pandas as pd
 NS_PER_DAY = 86_400 * 10**9
 NS_PER_MINUTE = 60 * 10**9
 EPOCH_DAY = date(1970, 1, 1)
-NO_ROWS = np.array([], dtype=np.intp)
 
 
 def day_start(day: date) -> datetime:

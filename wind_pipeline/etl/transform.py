@@ -56,6 +56,18 @@ class QualityCounts:
         return flat
 
 
+def classify_values(values: np.ndarray, variable: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The bad-value policy's masks of a variable's values: (finite, below range, above range).
+
+    A value is used when it is finite and in range; everything else is skipped.
+    """
+    finite = np.isfinite(values)
+    bounds = PLAUSIBLE_RANGES.get(variable)
+    below = finite & (values < bounds.low) if bounds else np.zeros_like(finite)
+    above = finite & (values > bounds.high) if bounds else np.zeros_like(finite)
+    return finite, below, above
+
+
 def clean_values(
     frame: pd.DataFrame, variables: Sequence[str] = AGGREGATED_VARIABLES
 ) -> tuple[pd.DataFrame, QualityCounts]:
@@ -86,10 +98,7 @@ def clean_values_grouped(
 
     for variable in variables:
         values = pd.Series(frame[variable]).to_numpy(dtype="float64", na_value=np.nan)
-        finite = np.isfinite(values)
-        bounds = PLAUSIBLE_RANGES.get(variable)
-        below = finite & (values < bounds.low) if bounds else np.zeros_like(finite)
-        above = finite & (values > bounds.high) if bounds else np.zeros_like(finite)
+        finite, below, above = classify_values(values, variable)
         keep = finite & ~below & ~above
         cleaned[variable] = np.where(keep, values, np.nan)
         used[variable] = per_group(keep)
