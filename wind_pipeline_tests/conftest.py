@@ -122,6 +122,15 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
                 )
 
 
+@pytest.fixture
+def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> pytest.MonkeyPatch:
+    """No WIND_* variable and no .env in the working directory: only what the test sets."""
+    for name in [n for n in os.environ if n.startswith("WIND_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
+    return monkeypatch
+
+
 # --- PostgreSQL ---------------------------------------------------------------------------
 
 

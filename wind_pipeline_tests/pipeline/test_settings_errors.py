@@ -10,7 +10,6 @@ import subprocess
 import sys
 
 import dagster as dg
-import pytest
 
 from wind_pipeline.assets.aggregates import wind_10min_aggregates
 from wind_pipeline.resources import ConektorClient, TargetDatabase
@@ -18,17 +17,6 @@ from wind_pipeline_tests.support.faultkit import WIND_ETL, failure_text, subproc
 from wind_stack.net import free_port
 
 SECRET = "s3cretPW"
-
-
-@pytest.fixture
-def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path) -> pytest.MonkeyPatch:
-    """No WIND_* variable and no .env: only what the test sets."""
-    import os
-
-    for name in [n for n in os.environ if n.startswith("WIND_")]:
-        monkeypatch.delenv(name)
-    monkeypatch.chdir(tmp_path)
-    return monkeypatch
 
 
 def test_wind_etl_with_a_bad_setting_exits_2_in_one_line(tmp_path):

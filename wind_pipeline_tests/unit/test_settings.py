@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-
 import pytest
 
 from wind_pipeline.settings import (
@@ -22,35 +20,26 @@ from wind_pipeline.settings import (
 SECRET = "s3cretPW"
 
 
-@pytest.fixture
-def env(monkeypatch: pytest.MonkeyPatch, tmp_path) -> pytest.MonkeyPatch:
-    """No WIND_* variable set and no .env file in the working directory."""
-    for name in [n for n in os.environ if n.startswith("WIND_")]:
-        monkeypatch.delenv(name)
-    monkeypatch.chdir(tmp_path)
-    return monkeypatch
-
-
-def test_defaults_are_the_local_stacks(env):
+def test_defaults_are_the_local_stacks(clean_env):
     settings = load_settings()
     assert settings.source_db_url == DEFAULT_SOURCE_DB_URL
     assert settings.target_db_url == DEFAULT_TARGET_DB_URL
     assert settings.api_url == DEFAULT_API_URL == "http://127.0.0.1:8765"
 
 
-def test_values_are_trimmed_and_the_api_url_loses_its_trailing_slash(env):
-    env.setenv("WIND_API_URL", " http://api.example:9000/ ")
-    env.setenv("WIND_TARGET_DB_URL", " postgresql://u@db:5432/t ")
+def test_values_are_trimmed_and_the_api_url_loses_its_trailing_slash(clean_env):
+    clean_env.setenv("WIND_API_URL", " http://api.example:9000/ ")
+    clean_env.setenv("WIND_TARGET_DB_URL", " postgresql://u@db:5432/t ")
     settings = load_settings()
     assert settings.api_url == "http://api.example:9000"
     assert settings.target_db_url == "postgresql://u@db:5432/t"
 
 
-def test_a_dotenv_file_is_read_and_the_environment_wins(env, tmp_path):
+def test_a_dotenv_file_is_read_and_the_environment_wins(clean_env, tmp_path):
     (tmp_path / ".env").write_text(
         "WIND_API_URL=http://from-dotenv:1\nWIND_SOURCE_DB_URL=postgresql://u@dotenv/s\n"
     )
-    env.setenv("WIND_API_URL", "http://from-env:2")
+    clean_env.setenv("WIND_API_URL", "http://from-env:2")
     settings = load_settings()
     assert settings.api_url == "http://from-env:2"
     assert settings.source_db_url == "postgresql://u@dotenv/s"
@@ -78,8 +67,8 @@ def test_a_dotenv_file_is_read_and_the_environment_wins(env, tmp_path):
         ("WIND_API_URL", "http://", "no host"),
     ],
 )
-def test_a_bad_value_names_the_variable_and_never_quotes_it(env, name, value, reason):
-    env.setenv(name, value)
+def test_a_bad_value_names_the_variable_and_never_quotes_it(clean_env, name, value, reason):
+    clean_env.setenv(name, value)
     with pytest.raises(ConfigurationError) as caught:
         load_settings()
     message = str(caught.value)
@@ -89,9 +78,9 @@ def test_a_bad_value_names_the_variable_and_never_quotes_it(env, name, value, re
     assert "\n" not in message
 
 
-def test_every_bad_variable_is_named_at_once(env):
-    env.setenv("WIND_SOURCE_DB_URL", "sqlite:///x")
-    env.setenv("WIND_API_URL", "localhost:8765")
+def test_every_bad_variable_is_named_at_once(clean_env):
+    clean_env.setenv("WIND_SOURCE_DB_URL", "sqlite:///x")
+    clean_env.setenv("WIND_API_URL", "localhost:8765")
     message = str(pytest.raises(ConfigurationError, load_settings).value)
     assert "WIND_SOURCE_DB_URL: expected a postgresql:// URL, got sqlite://" in message
     assert "WIND_API_URL: expected an http:// or https:// URL" in message
