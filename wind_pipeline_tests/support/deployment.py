@@ -19,6 +19,7 @@ import sqlalchemy as sa
 import yaml
 
 from wind_pipeline_tests.support.helpers import REPO_ROOT
+from wind_stack.env_file import read_env_file
 
 COMPOSE_FILE = REPO_ROOT / "docker-compose.yml"
 ENV_EXAMPLE = REPO_ROOT / ".env.example"
@@ -89,16 +90,6 @@ def load_script(path: Path) -> ModuleType:
 def raw_compose() -> dict[str, Any]:
     """docker-compose.yml parsed (anchors merged), variables not yet substituted."""
     return yaml.safe_load(COMPOSE_FILE.read_text())
-
-
-def read_env_file(path: Path) -> dict[str, str]:
-    values = {}
-    for line in path.read_text().splitlines():
-        line = line.strip()
-        if line and not line.startswith("#"):
-            key, _, value = line.partition("=")
-            values[key.strip()] = value.strip()
-    return values
 
 
 def compose_config(env: Mapping[str, str] | None = None) -> dict[str, Any]:
