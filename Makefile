@@ -8,6 +8,8 @@ export DAGSTER_HOME := $(CURDIR)/.dagster_home
 # Dagster's own switch: a step's per-partition materializations are stored in batches. Set by
 # the environments that run the code location (run, dev, the venv's activate), not at import.
 DAGSTER_EVENT_BATCH_SIZE ?= 1000
+# An older venv's activate exported it; `dagster dev`'s webserver and daemon fail on it.
+unexport DAGSTER_MODULE_NAME
 
 .PHONY: install run up down status dev test test-unit bench loadtest lint format clean compose-smoke
 
@@ -16,11 +18,13 @@ $(STAMP): pyproject.toml requirements.lock Makefile
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is required"'
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	set -o pipefail; $(BIN)/python -m pip install --quiet --disable-pip-version-check -c requirements.lock -e '.[dev]' 2>&1 | { grep -v 'is ignored: it is neither a file nor a directory' || true; }
-	@# Activating the venv makes the design card's `dagster asset materialize ...` work as written
-	@# (with the same event batching as `make run`/`make dev`). An older snippet is replaced.
-	@grep -q 'wind_pipeline project settings v2' $(BIN)/activate || { \
+	@# Activating the venv points Dagster's CLI at this checkout's instance from any folder, with
+	@# the same event batching as `make run`/`make dev`. It must not export DAGSTER_MODULE_NAME:
+	@# `dagster dev` hands its webserver and daemon a workspace, and they fail on both. An older
+	@# snippet is replaced.
+	@grep -q 'wind_pipeline project settings v3' $(BIN)/activate || { \
 		sed -i.bak '/^# wind_pipeline project settings/,$$d' $(BIN)/activate && rm -f $(BIN)/activate.bak && \
-		printf '# wind_pipeline project settings v2\nexport DAGSTER_MODULE_NAME=wind_pipeline.definitions\nexport DAGSTER_HOME="%s"\nexport DAGSTER_EVENT_BATCH_SIZE="$${DAGSTER_EVENT_BATCH_SIZE:-$(DAGSTER_EVENT_BATCH_SIZE)}"\n' "$(DAGSTER_HOME)" >> $(BIN)/activate; }
+		printf '# wind_pipeline project settings v3\nexport DAGSTER_HOME="%s"\nexport DAGSTER_EVENT_BATCH_SIZE="$${DAGSTER_EVENT_BATCH_SIZE:-$(DAGSTER_EVENT_BATCH_SIZE)}"\n' "$(DAGSTER_HOME)" >> $(BIN)/activate; }
 	@mkdir -p $(DAGSTER_HOME)
 	@touch $(STAMP)
 

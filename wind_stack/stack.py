@@ -88,12 +88,19 @@ class LocalStack:
             "WIND_API_URL": self.api_url,
         }
 
+    def env_settings(self) -> dict[str, str]:
+        """What `.env` holds for every command run in the checkout: the connection settings,
+        event batching and DAGSTER_HOME (so `.venv/bin/dagster ...`, without activating the venv,
+        uses this instance rather than the Compose `dagster.yaml` beside it)."""
+        home = {"DAGSTER_HOME": str(self.dagster_home)} if self.dagster_home else {}
+        return {**self.settings(), **RUN_ENVIRONMENT, **home}
+
     def write_env_file(self) -> None:
-        """Set the stack's keys in `.env` (and event batching); the user's own lines stay."""
-        write_env_file(self.env_file, {**self.settings(), **RUN_ENVIRONMENT})
+        """Set the stack's keys in `.env`; the user's own lines stay."""
+        write_env_file(self.env_file, self.env_settings())
 
     def forget_env_file(self) -> None:
-        remove_managed(self.env_file, {*self.settings(), *RUN_ENVIRONMENT})
+        remove_managed(self.env_file, {*self.env_settings(), "DAGSTER_HOME"})
 
     def write_dagster_instance(self) -> bool:
         """Write DAGSTER_HOME/dagster.yaml unless it is someone's own file; True if written."""
