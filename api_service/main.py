@@ -13,6 +13,7 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 from api_service.db import make_engine
+from api_service.docs_ui import add_docs
 from api_service.http import HeadAsGet
 from api_service.routers import data, health, metadata
 from api_service.settings import ApiConfigurationError, ApiSettings, load_api_settings
@@ -58,6 +59,9 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         lifespan=lifespan,
         # Starlette's slash redirects build an absolute Location from the Host header.
         redirect_slashes=False,
+        # FastAPI's pages load their assets from a CDN; add_docs serves them from the API.
+        docs_url=None,
+        redoc_url=None,
     )
     if settings.cors_origin_list:
         app.add_middleware(
@@ -69,6 +73,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     app.include_router(data.router)
     app.include_router(metadata.router)
     app.include_router(health.router)
+    add_docs(app)
     app.add_middleware(HeadAsGet)
 
     def openapi() -> dict:
