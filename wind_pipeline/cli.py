@@ -67,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         day = parse_day(args.date)
-        settings = load_settings()
+        settings = load_settings("target_db_url", "api_url")
     except (ValueError, ConfigurationError) as exc:
         return _fail(str(exc), EXIT_USAGE)
 

@@ -1,9 +1,11 @@
 """The one place where wind_pipeline reads its configuration.
 
-Values come from the environment, then from a `.env` file in the working directory (which
-`make up` writes, as `KEY=${KEY:-value}` so an exported variable wins in Dagster's CLI too),
-then from the local stack's defaults (`api_service/defaults.py`, shared with the Conektor).
-The Dagster resources get the same variables through `dg.EnvVar` (see `definitions.py`).
+Values come from the environment, then from a `.env` file in the working directory (as
+Dagster's CLI does), then from the `.env` of the checkout this package is installed from (which
+`make up` writes, as `KEY=${KEY:-value}` so an exported variable wins in Dagster's CLI too). So
+`wind-etl` run from another folder uses its own checkout's stack, and with no stack at all it
+says how to point it at one; it never guesses a server. The Dagster resources get the same
+variables through `dg.EnvVar` (see `definitions.py`).
 """
 
 from __future__ import annotations
@@ -11,11 +13,22 @@ from __future__ import annotations
 import contextlib
 import re
 from collections.abc import Iterable
+from pathlib import Path
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from api_service.defaults import DEFAULT_API_URL, DEFAULT_SOURCE_DB_URL, DEFAULT_TARGET_DB_URL
+
+def checkout_root() -> Path | None:
+    """The checkout this package runs from (an editable install), or None (an installed wheel)."""
+    root = Path(__file__).resolve().parents[1]
+    return root if (root / "pyproject.toml").is_file() and (root / "wind_stack").is_dir() else None
+
+
+def _env_files() -> tuple[Path, ...]:
+    """The `.env` files read, the last one winning: the checkout's, then the working folder's."""
+    root = checkout_root()
+    return (*((root / ".env",) if root else ()), Path(".env"))
 
 
 class ConfigurationError(ValueError):
@@ -25,22 +38,26 @@ class ConfigurationError(ValueError):
 class WindSettings(BaseSettings):
     """Connection settings shared by the Dagster resources, the `wind-etl` script and the API."""
 
-    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+    model_config = SettingsConfigDict(env_file_encoding="utf-8", extra="ignore")
 
-    source_db_url: str = Field(DEFAULT_SOURCE_DB_URL, validation_alias="WIND_SOURCE_DB_URL")
-    target_db_url: str = Field(DEFAULT_TARGET_DB_URL, validation_alias="WIND_TARGET_DB_URL")
-    api_url: str = Field(DEFAULT_API_URL, validation_alias="WIND_API_URL")
+    source_db_url: str | None = Field(None, validation_alias="WIND_SOURCE_DB_URL")
+    target_db_url: str | None = Field(None, validation_alias="WIND_TARGET_DB_URL")
+    api_url: str | None = Field(None, validation_alias="WIND_API_URL")
 
     @field_validator("source_db_url", "target_db_url")
     @classmethod
-    def _postgres_url(cls, value: str) -> str:
+    def _postgres_url(cls, value: str | None) -> str | None:
         # Messages never quote the value: it may hold a password.
+        if value is None:
+            return None
         check_postgres_url(value)
         return value.strip()
 
     @field_validator("api_url")
     @classmethod
-    def _http_url(cls, value: str) -> str:
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
         check_http_url(value)
         return value.strip().rstrip("/")
 
@@ -88,12 +105,16 @@ ENV_NAMES = {
 }
 
 
-def load_settings() -> WindSettings:
-    """Read the settings, turning a validation error into one line that names the variable."""
+def load_settings(*needed: str) -> WindSettings:
+    """Read the settings, turning a bad or missing value into one line that names the variable.
+
+    `needed` names the fields the caller uses (all three by default); one that is set nowhere
+    is an error saying how to set it, never a guessed default.
+    """
     from pydantic import ValidationError
 
     try:
-        return WindSettings()
+        settings = WindSettings(_env_file=_env_files())
     except ValidationError as exc:
         problems = []
         for err in exc.errors():
@@ -102,6 +123,24 @@ def load_settings() -> WindSettings:
             message = str(err["msg"]).removeprefix("Value error, ")
             problems.append(f"{name}: {message}")
         raise ConfigurationError("invalid configuration: " + "; ".join(problems)) from None
+    missing = [
+        ENV_NAMES[field] for field in needed or ENV_NAMES if getattr(settings, field) is None
+    ]
+    if missing:
+        raise ConfigurationError(f"{' and '.join(missing)} not set: {_how_to_configure()}")
+    return settings
+
+
+def _how_to_configure() -> str:
+    root = checkout_root()
+    start = (
+        f"start the local stack with `make up` in {root} (it writes {root / '.env'}), or "
+        if root
+        else ""
+    )
+    return (
+        start + "export the variables or put them in a .env file here (see docs/configuration.md)"
+    )
 
 
 def redact(url: str) -> str:
@@ -157,4 +196,6 @@ def mask_url_secrets(text: str, url: str) -> str:
 def settings_secrets(settings: WindSettings) -> list[str]:
     """The passwords held in the configured URLs (to scrub them from any output)."""
     urls = (settings.source_db_url, settings.target_db_url, settings.api_url)
-    return sorted({secret for url in urls for secret in url_secrets(url)}, key=len, reverse=True)
+    return sorted(
+        {secret for url in urls if url for secret in url_secrets(url)}, key=len, reverse=True
+    )

@@ -124,9 +124,15 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 @pytest.fixture
 def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> pytest.MonkeyPatch:
-    """No WIND_* variable and no .env in the working directory: only what the test sets."""
+    """No WIND_* variable, no .env in the working directory and none in the checkout (a folder
+    of its own stands for it): only what the test sets."""
+    import wind_pipeline.settings
+
     for name in [n for n in os.environ if n.startswith("WIND_")]:
         monkeypatch.delenv(name)
+    checkout = tmp_path / "checkout"
+    checkout.mkdir()
+    monkeypatch.setattr(wind_pipeline.settings, "checkout_root", lambda: checkout)
     monkeypatch.chdir(tmp_path)
     return monkeypatch
 

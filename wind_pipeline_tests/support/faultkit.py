@@ -334,7 +334,7 @@ def _main(argv: list[str]) -> int:
     from wind_pipeline.etl.pipeline import run_etl
     from wind_pipeline.settings import load_settings
 
-    settings = load_settings()
+    settings = load_settings("target_db_url", "api_url")
     engine = make_engine(settings.target_db_url)
     try:
         with ConektorSession(settings.api_url, backoff_seconds=0.02) as session:

@@ -5,9 +5,6 @@ from __future__ import annotations
 import pytest
 
 from wind_pipeline.settings import (
-    DEFAULT_API_URL,
-    DEFAULT_SOURCE_DB_URL,
-    DEFAULT_TARGET_DB_URL,
     ConfigurationError,
     check_http_url,
     check_postgres_url,
@@ -20,17 +17,39 @@ from wind_pipeline.settings import (
 SECRET = "s3cretPW"
 
 
-def test_defaults_are_the_local_stacks(clean_env):
-    settings = load_settings()
-    assert settings.source_db_url == DEFAULT_SOURCE_DB_URL
-    assert settings.target_db_url == DEFAULT_TARGET_DB_URL
-    assert settings.api_url == DEFAULT_API_URL == "http://127.0.0.1:8765"
+def test_nothing_set_anywhere_is_one_line_saying_how_to_set_it(clean_env, tmp_path):
+    """No guessed default: a server on the default port may be another checkout's stack."""
+    with pytest.raises(ConfigurationError) as caught:
+        load_settings()
+    message = str(caught.value)
+    assert message.startswith(
+        "WIND_SOURCE_DB_URL and WIND_TARGET_DB_URL and WIND_API_URL not set: "
+        f"start the local stack with `make up` in {tmp_path / 'checkout'}"
+    )
+    assert "\n" not in message
+    with pytest.raises(ConfigurationError, match="^WIND_API_URL not set"):
+        clean_env.setenv("WIND_TARGET_DB_URL", "postgresql://u@db:5432/t")
+        load_settings("target_db_url", "api_url")
+
+
+def test_the_checkouts_env_file_is_read_from_any_folder(clean_env, tmp_path):
+    (tmp_path / "checkout" / ".env").write_text(
+        "WIND_API_URL=${WIND_API_URL:-http://checkout:1}\nWIND_TARGET_DB_URL=postgresql://u@c/t\n"
+    )
+    settings = load_settings("target_db_url", "api_url")
+    assert (settings.api_url, settings.target_db_url) == ("http://checkout:1", "postgresql://u@c/t")
+    # The working folder's .env wins over the checkout's (as in Dagster's CLI); the environment
+    # wins over both.
+    (tmp_path / ".env").write_text("WIND_API_URL=http://here:2\n")
+    assert load_settings("api_url").api_url == "http://here:2"
+    clean_env.setenv("WIND_API_URL", "http://exported:3")
+    assert load_settings("api_url").api_url == "http://exported:3"
 
 
 def test_values_are_trimmed_and_the_api_url_loses_its_trailing_slash(clean_env):
     clean_env.setenv("WIND_API_URL", " http://api.example:9000/ ")
     clean_env.setenv("WIND_TARGET_DB_URL", " postgresql://u@db:5432/t ")
-    settings = load_settings()
+    settings = load_settings("api_url", "target_db_url")
     assert settings.api_url == "http://api.example:9000"
     assert settings.target_db_url == "postgresql://u@db:5432/t"
 
@@ -40,7 +59,7 @@ def test_a_dotenv_file_is_read_and_the_environment_wins(clean_env, tmp_path):
         "WIND_API_URL=http://from-dotenv:1\nWIND_SOURCE_DB_URL=postgresql://u@dotenv/s\n"
     )
     clean_env.setenv("WIND_API_URL", "http://from-env:2")
-    settings = load_settings()
+    settings = load_settings("api_url", "source_db_url")
     assert settings.api_url == "http://from-env:2"
     assert settings.source_db_url == "postgresql://u@dotenv/s"
 
@@ -137,7 +156,9 @@ def test_url_secrets_finds_the_password_however_it_is_written():
 
 def test_redact_is_safe_to_print():
     assert redact(f"postgresql://u:{SECRET}@h/d") == "postgresql://u:***@h/d"
-    assert redact(DEFAULT_TARGET_DB_URL) == DEFAULT_TARGET_DB_URL
+    assert redact("postgresql+psycopg2://postgres@127.0.0.1:54329/t") == (
+        "postgresql+psycopg2://postgres@127.0.0.1:54329/t"
+    )
 
 
 def test_mask_passwords_and_redact():
