@@ -11,6 +11,7 @@ variables through `dg.EnvVar` (see `definitions.py`).
 from __future__ import annotations
 
 import contextlib
+import os
 import re
 from collections.abc import Iterable
 from pathlib import Path
@@ -20,7 +21,10 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
 def checkout_root() -> Path | None:
-    """The checkout this package runs from (an editable install), or None (an installed wheel)."""
+    """The checkout whose stack this is: `WIND_STACK_ROOT` (as for `wind-stack`), else the one
+    this package runs from (an editable install), else None (an installed wheel, e.g. Compose)."""
+    if os.environ.get("WIND_STACK_ROOT"):
+        return Path(os.environ["WIND_STACK_ROOT"]).resolve()
     root = Path(__file__).resolve().parents[1]
     return root if (root / "pyproject.toml").is_file() and (root / "wind_stack").is_dir() else None
 
