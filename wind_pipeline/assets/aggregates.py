@@ -3,7 +3,8 @@
 The asset reads the run's one-minute rows through the API (one paged call for all its days),
 aggregates them with pandas and replaces those days in the Target in one transaction (see
 docs/architecture.md). Its checks are declared on it, so they judge each day in the same step,
-from the rows in hand; selected alone, the step reads the Source and the Target itself.
+from the rows in hand; selected alone, the step reads the Source and the Target itself (with
+no partition, for every day the Target holds: assets/run_days.py).
 """
 
 from collections.abc import Iterator
@@ -12,11 +13,11 @@ import dagster as dg
 from sqlalchemy import Engine, func, select
 
 from wind_pipeline.assets.partition_metadata import partition_metadata
-from wind_pipeline.assets.run_faults import PERMANENT_FAULTS, TRANSIENT_FAULTS, fault_of
+from wind_pipeline.assets.run_days import run_days
+from wind_pipeline.assets.run_faults import PERMANENT_FAULTS, TRANSIENT_FAULTS, step_fault
 from wind_pipeline.checks.aggregate_checks import AGGREGATES, SPECS, evaluate_checks
 from wind_pipeline.checks.run_rows import RunRows
 from wind_pipeline.domain import SIGNAL_NAMES
-from wind_pipeline.etl.days import days_between
 from wind_pipeline.etl.pipeline import EtlResult, run_etl
 from wind_pipeline.etl.target_reader import read_target_days
 from wind_pipeline.partitions import daily_partitions, partition_key
@@ -89,15 +90,9 @@ def build_wind_10min_aggregates(
         context: dg.AssetExecutionContext, conektor: ConektorClient, target_db: TargetDatabase
     ) -> Iterator[dg.MaterializeResult | dg.AssetCheckEvaluation | dg.Output]:
         """Aggregate the run's UTC days into the Target, then judge each day with the checks."""
-        window = context.partition_time_window
-        days = days_between(window.start, window.end)
         engine = target_db.engine
         try:
-            if not days:
-                raise ValueError(
-                    f"the run's partition window {window.start:%Y-%m-%d} .. "
-                    f"{window.end:%Y-%m-%d} holds no day (a reversed --partition-range?)"
-                )
+            days = run_days(context, engine)
             result = None
             if AGGREGATES in context.selected_asset_keys:
                 result = run_etl(conektor.session, engine, days)
@@ -105,15 +100,11 @@ def build_wind_10min_aggregates(
             if context.selected_asset_check_keys:
                 yield from evaluate_checks(context, _run_rows(conektor, engine, days, result))
         except (*PERMANENT_FAULTS, *TRANSIENT_FAULTS) as exc:
-            fault = fault_of(exc, engine)
-            if isinstance(fault, dg.Failure):
-                raise fault from exc
             # Raised here rather than by an op-level RetryPolicy: Dagster's policy also retries
             # an interrupted step, so Terminate would re-run the ETL instead of stopping it.
-            raise dg.RetryRequested(
-                max_retries=retry_policy.max_retries,
-                seconds_to_wait=retry_policy.calculate_delay(context.retry_number + 1),
-            ) from fault
+            fault = step_fault(exc, engine, retry_policy, context.retry_number)
+            # Only the fault's own one-line cause, not the libraries' exception chain.
+            raise fault from fault.__cause__
 
     return wind_10min_aggregates
 

@@ -31,6 +31,7 @@ from wind_pipeline.checks.aggregate_verdicts import (
     MATCHES_SOURCE,
     SOURCE_COVERAGE,
 )
+from wind_pipeline.checks.judged import judged_materializations
 from wind_pipeline.checks.outcome import report
 from wind_pipeline.checks.run_rows import RunRows
 from wind_pipeline.domain import MINUTES_PER_DAY, ROWS_PER_DAY
@@ -84,11 +85,9 @@ def evaluate_checks(
     names = [name for name, spec in SPECS.items() if spec.key in selected]
     # Each check once over all days of the run (vectorised), then a verdict per day.
     by_check = {name: EVALUATE[name](run) for name in names}
+    keys = [partition_key(day) for day in run.days]
     yield from report(
         context,
-        (
-            (SPECS[name].key, partition_key(day), by_check[name][i])
-            for i, day in enumerate(run.days)
-            for name in names
-        ),
+        ((SPECS[name].key, key, by_check[name][i]) for i, key in enumerate(keys) for name in names),
+        judged_materializations(context.instance, AGGREGATES, keys),
     )

@@ -8,6 +8,8 @@ from typing import Any
 
 import dagster as dg
 
+from wind_pipeline.checks.judged import Target
+
 ERROR = dg.AssetCheckSeverity.ERROR
 WARN = dg.AssetCheckSeverity.WARN
 
@@ -25,13 +27,16 @@ class Outcome:
 def report(
     context: dg.AssetCheckExecutionContext | dg.AssetExecutionContext,
     outcomes: Iterable[tuple[dg.AssetCheckKey, str | None, Outcome]],
+    targets: Mapping[str, Target] | None = None,
 ) -> Iterator[dg.AssetCheckEvaluation | dg.Output]:
     """One evaluation per (check, partition), then the check outputs Dagster expects.
 
     `AssetCheckResult` can carry only the run's single partition, so a single-run backfill
     of many days would record one unpartitioned result. An `AssetCheckEvaluation` names its
-    partition, so each day of the range gets its own verdict in the UI.
+    partition, so each day of the range gets its own verdict in the UI; `targets` names the
+    materialization each partition's verdict judges (judged.py).
     """
+    targets = targets or {}
     assets_def = context.op_execution_context.assets_def
     specs = {spec.key: spec for spec in assets_def.check_specs}
     reported = set()
@@ -45,6 +50,7 @@ def report(
             metadata=dict(outcome.metadata),
             blocking=specs[key].blocking,
             partition=partition,
+            target_materialization_data=targets.get(partition) if partition else None,
         )
         reported.add(key)
     for key in sorted(reported, key=lambda k: k.name):

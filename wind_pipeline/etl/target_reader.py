@@ -1,4 +1,5 @@
-"""Read the Target back: a run's days of the eight signals, for the checks."""
+"""Read the Target back for the checks: which days it holds, and a run's days of the eight
+signals."""
 
 from __future__ import annotations
 
@@ -7,11 +8,24 @@ from collections.abc import Sequence
 from datetime import date
 
 import pandas as pd
-from sqlalchemy import Double, Engine, cast, func, select
+from sqlalchemy import Date, Double, Engine, cast, distinct, func, select
 
 from wind_pipeline.domain import SIGNAL_NAMES
 from wind_pipeline.etl.days import window_of
 from wind_pipeline.target_models import Data, Signal
+
+
+def target_days(engine: Engine) -> list[date]:
+    """The UTC days for which the Target holds rows of the eight signals, sorted."""
+    day = cast(func.timezone("UTC", Data.timestamp), Date)
+    statement = (
+        select(distinct(day))
+        .join(Signal, Signal.id == Data.signal_id)
+        .where(Signal.name.in_(SIGNAL_NAMES))
+        .order_by(day)
+    )
+    with engine.connect() as conn:
+        return list(conn.execute(statement).scalars())
 
 
 def read_target_days(engine: Engine, days: Sequence[date]) -> pd.DataFrame:

@@ -1,6 +1,7 @@
 """Retries: transient faults (503, a database that is down) are retried, first by the client,
-then by the step's RetryPolicy; a 4xx or an empty day fails at once. Requests are counted at a
-small fault-injecting HTTP proxy in front of the real API.
+then by the step; a 4xx, an empty day or a missing schema fails at once. Every failure is one
+line naming its cause. Requests are counted at a small fault-injecting HTTP proxy in front of
+the real API.
 """
 
 from __future__ import annotations
@@ -14,9 +15,11 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 import dagster as dg
 import httpx
 import pytest
+import sqlalchemy as sa
 
 from wind_pipeline.assets.aggregates import build_wind_10min_aggregates
 from wind_pipeline.resources import ConektorClient, TargetDatabase
+from wind_pipeline_tests.support.faultkit import one_line_failure
 from wind_pipeline_tests.support.helpers import scalar
 from wind_stack.net import free_port
 
@@ -118,16 +121,8 @@ def step_retries(result: dg.ExecuteInProcessResult) -> int:
 
 
 def failure_message(result: dg.ExecuteInProcessResult) -> str:
-    """The step failure's description, or its error and the errors that caused it."""
-    (failure,) = [e for e in result.all_events if e.is_step_failure]
-    data = failure.step_failure_data
-    if data.user_failure_data is not None:
-        return data.user_failure_data.description or ""
-    messages, error = [], data.error
-    while error is not None:
-        messages.append(error.message)
-        error = error.cause
-    return " <- ".join(messages)
+    """The run's failure: one line, the step's and the run's only error (no exception chain)."""
+    return one_line_failure(result.all_events)
 
 
 @pytest.mark.parametrize(
@@ -154,8 +149,10 @@ def test_503_is_retried_by_the_client_then_by_the_step(
         assert scalar(target_url, "SELECT count(*) FROM data") == 1152
     else:
         message = failure_message(result)
-        assert message.startswith("Exceeded max_retries of 3")
-        assert "unavailable after 2 attempts: HTTP 503" in message
+        assert message.startswith(
+            f"Conektor API at {proxy.url} unavailable after 2 attempts: HTTP 503"
+        )
+        assert message.endswith("(gave up after 4 step attempts)")
         assert scalar(target_url, "SELECT count(*) FROM data") == 0
 
 
@@ -167,7 +164,7 @@ def test_422_fails_at_once_without_any_retry(proxy_factory, target_url):
     assert proxy.statuses == [422], "the real API refused the swapped range"
     assert step_retries(result) == 0, "nor by the step"
     message = failure_message(result)
-    assert "Conektor API refused /data (422)" in message
+    assert message.startswith("Conektor API refused /data (422)")
     assert "must be after start" in message
     assert scalar(target_url, "SELECT count(*) FROM data") == 0
 
@@ -188,6 +185,18 @@ def test_unreachable_target_database_is_retried_then_fails_clearly(api_url):
     assert not result.success
     assert step_retries(result) == 3
     message = failure_message(result)
-    assert message.startswith("Exceeded max_retries of 3")
-    assert f"Target database {dead} unavailable" in message
+    assert message.startswith(f"Target database {dead} unavailable: connection to server at")
     assert "refused" in message.lower()
+    assert message.endswith("(gave up after 4 step attempts)")
+
+
+def test_a_target_without_the_schema_fails_at_once_in_one_line(api_url, new_database):
+    bare = new_database("no_schema")  # nobody materialized target_schema here: no tables
+    result = run_day(api_url, bare, client_attempts=1)
+    assert not result.success
+    assert step_retries(result) == 0
+    where = sa.make_url(bare).render_as_string(hide_password=True)
+    assert failure_message(result) == (
+        f'Target database {where} refused the ETL: relation "signal" does not exist '
+        "(has target_schema been materialized?)"
+    )

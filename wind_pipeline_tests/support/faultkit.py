@@ -326,6 +326,34 @@ def failure_text(result: dg.ExecuteInProcessResult) -> str:
     return "\n".join(parts)
 
 
+def error_chain(event: dg.DagsterEvent) -> list[str]:
+    """The error a failure event stores, then every error chained to it, as the UI shows them."""
+    chain, error = [], getattr(event.event_specific_data, "error", None)
+    while error is not None:
+        chain.append(error.message)
+        error = error.cause or error.context
+    return chain
+
+
+def one_line_failure(events: Iterable[dg.DagsterEvent]) -> str:
+    """The run's failure reason, checked to be one line standing alone: the step failure's
+    description, which the STEP_FAILURE and the RUN_FAILURE both carry as their only error."""
+    import dagster as dg
+
+    events = list(events)
+    (step,) = [e for e in events if e.is_step_failure]
+    (run,) = [e for e in events if e.event_type == dg.DagsterEventType.RUN_FAILURE]
+    user = step.step_failure_data.user_failure_data
+    if user is None or not user.description:
+        raise AssertionError(f"the step failed with no description: {error_chain(step)}")
+    line = user.description
+    expected = [f"dagster._core.definitions.events.Failure: {line}\n"]
+    for event in (step, run):
+        if "\n" in line or error_chain(event) != expected:
+            raise AssertionError(f"{event.event_type_value} is not one line: {error_chain(event)}")
+    return line
+
+
 def _main(argv: list[str]) -> int:
     from datetime import date
 
