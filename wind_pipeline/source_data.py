@@ -1,8 +1,5 @@
-"""Synthetic turbine telemetry for the Source database, and the bulk loader that seeds it.
-
-The data looks like a real turbine's: wind is the length of a slowly wandering 2-D wind
-vector (autocorrelated, Rayleigh/Weibull-like with k ~ 2), power follows a power curve with
-cut-in, rated and cut-out speeds, and the temperature has a daily cycle plus weather drift.
+"""The Source table's synthetic telemetry: the seeded window, the bulk loader that seeds it, and
+the idempotent append of the live feed. The turbine itself is `turbine_model`.
 """
 
 from __future__ import annotations
@@ -11,7 +8,8 @@ from datetime import UTC, datetime
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, func, select, text
+from sqlalchemy.dialects.postgresql import insert
 
 from api_service.models import SourceBase, source_table
 from wind_pipeline.domain import (
@@ -23,6 +21,7 @@ from wind_pipeline.domain import (
     SourcePeriod,
 )
 from wind_pipeline.pg_copy import ColumnType, copy_frame
+from wind_pipeline.turbine_model import NOISE_STREAMS, turbine_model
 
 DEFAULT_SEED_START = DEFAULT_PERIOD_START
 DEFAULT_SEED_DAYS = DEFAULT_PERIOD_DAYS
@@ -31,16 +30,6 @@ SOURCE_COLUMNS: list[tuple[str, ColumnType]] = [
     ("timestamp", "timestamptz"),
     *((name, "float8") for name in SOURCE_VARIABLES),
 ]
-
-
-def _ar1(rng: np.random.Generator, n: int, minutes_correlation: float) -> np.ndarray:
-    """A unit-variance AR(1) series with the given correlation time, computed by pandas' EWM."""
-    alpha = 1.0 / minutes_correlation
-    stationary_std = np.sqrt(alpha / (2.0 - alpha))
-    noise = rng.standard_normal(n)
-    noise[0] *= stationary_std  # start in the stationary state, not with one raw shock
-    smoothed = pd.Series(noise).ewm(alpha=alpha, adjust=False).mean().to_numpy()
-    return smoothed / stationary_std
 
 
 def generate_turbine_data(
@@ -52,35 +41,13 @@ def generate_turbine_data(
     """One row a minute from `start` for `days` days: timestamp, wind_speed, power, ambient_temperature."""
     if start.tzinfo is None:
         raise ValueError("start must be timezone-aware (UTC)")
-    curve = curve or PowerCurve()
     rng = np.random.default_rng(random_seed)
     n = days * MINUTES_PER_DAY
     timestamps = pd.date_range(start.astimezone(UTC), periods=n, freq="min")
-    hours = timestamps.hour.to_numpy() + timestamps.minute.to_numpy() / 60.0
-
-    # Wind vector: mean flow plus weather-scale (~6 h) and gust-scale (~10 min) wandering.
-    u = 4.5 + 3.5 * _ar1(rng, n, 360) + 1.2 * _ar1(rng, n, 10)
-    v = 2.0 + 3.5 * _ar1(rng, n, 360) + 1.2 * _ar1(rng, n, 10)
-    diurnal = 1.0 + 0.12 * np.sin(2 * np.pi * (hours - 15.0) / 24.0)  # afternoon mixing
-    wind_speed = np.hypot(u, v) * diurnal + 0.25 * np.abs(rng.standard_normal(n))
-
-    power = curve(wind_speed) * (1.0 + 0.03 * rng.standard_normal(n))
-    power = np.clip(power, 0.0, curve.rated_power)
-
-    temperature = (
-        6.0
-        + 4.0 * np.sin(2 * np.pi * (hours - 9.0) / 24.0)
-        + 2.5 * _ar1(rng, n, 1440)
-        + 0.2 * rng.standard_normal(n)
-    )
-    return pd.DataFrame(
-        {
-            "timestamp": timestamps,
-            "wind_speed": wind_speed.round(3),
-            "power": power.round(2),
-            "ambient_temperature": temperature.round(2),
-        }
-    )
+    # One generator for the whole window, its series drawn one after the other: the design
+    # card's ten days stay exactly what they always were.
+    noise = np.stack([rng.standard_normal(n) for _ in range(NOISE_STREAMS)])
+    return turbine_model(timestamps, noise, curve)
 
 
 def create_source_table(engine: Engine) -> None:
@@ -106,3 +73,25 @@ def source_period(engine: Engine) -> SourcePeriod:
             text('SELECT min(timestamp), max(timestamp), count(*) FROM "data"')
         ).one()
     return SourcePeriod(first, last, count)
+
+
+def last_reading(engine: Engine, since: datetime, until: datetime) -> datetime | None:
+    """The newest timestamp in [since, until), or None."""
+    ts = source_table.c.timestamp
+    with engine.connect() as conn:
+        return conn.execute(select(func.max(ts)).where(ts >= since, ts < until)).scalar_one()
+
+
+def append_readings(engine: Engine, frame: pd.DataFrame) -> int:
+    """Insert `frame`'s rows whose minute the table lacks; return how many were inserted.
+
+    A minute already there is left as it is (ON CONFLICT DO NOTHING on the primary key), so
+    two feeds that overlap never duplicate a row, and a corrected row is never overwritten.
+    """
+    if frame.empty:
+        return 0
+    create_source_table(engine)
+    rows = frame.assign(timestamp=frame["timestamp"].dt.to_pydatetime()).to_dict("records")
+    statement = insert(source_table).on_conflict_do_nothing(index_elements=["timestamp"])
+    with engine.begin() as conn:
+        return len(conn.execute(statement.returning(source_table.c.timestamp), rows).all())
