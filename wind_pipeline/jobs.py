@@ -1,4 +1,4 @@
-"""Jobs: the daily ETL, and the bootstrap that provisions the Source and Target.
+"""Jobs: the daily ETL, the bootstrap that provisions the Source and Target, and the live feed.
 
 Selecting an asset selects its asset checks too, so every run of these jobs also checks
 what it wrote.
@@ -7,6 +7,7 @@ what it wrote.
 import dagster as dg
 
 from wind_pipeline.assets.aggregates import wind_10min_aggregates
+from wind_pipeline.assets.live_source import source_live_readings
 from wind_pipeline.assets.source import source_seed
 from wind_pipeline.assets.target import target_schema
 
@@ -29,4 +30,14 @@ bootstrap_job = dg.define_asset_job(
         "(the configured period, one row a minute, the eight signals)."
     ),
     tags={"wind_pipeline/job": "bootstrap"},
+)
+
+source_live_job = dg.define_asset_job(
+    name="source_live_job",
+    selection=[source_live_readings],
+    description=(
+        "Live mode's feed: append the Source's newest one-minute readings (a run a minute, "
+        "from source_live_schedule)."
+    ),
+    tags={"wind_pipeline/job": "live_feed"},
 )

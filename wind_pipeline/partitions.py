@@ -1,17 +1,28 @@
 """The daily partitions of the aggregates, and the one conversion between partition keys and days."""
 
 from collections.abc import Iterable
-from datetime import date
+from datetime import date, timedelta
 
 import dagster as dg
 
-from wind_pipeline.domain import FIRST_PARTITION_DAY
+from wind_pipeline.domain import DEFAULT_PERIOD_DAYS, FIRST_PARTITION_DAY
+from wind_pipeline.mode import LIVE
 
-# No end date: the newest partition is the last complete UTC day (yesterday), so a source
-# seeded up to today is picked up by the schedule day after day.
-daily_partitions = dg.DailyPartitionsDefinition(
-    start_date=FIRST_PARTITION_DAY.isoformat(), timezone="UTC"
-)
+# The design card's last day (2024-01-10): fixed mode's partitions end with the seeded period.
+FIXED_LAST_DAY: date = FIRST_PARTITION_DAY + timedelta(days=DEFAULT_PERIOD_DAYS - 1)
+
+
+def build_daily_partitions(live: bool) -> dg.DailyPartitionsDefinition:
+    """UTC days from 2024-01-01: up to yesterday when live, else the design card's ten days."""
+    # Live: no end date, so the newest partition is the last complete UTC day (yesterday) and
+    # the schedule picks up a Source that grows day after day. Fixed: the UI shows 10 of 10.
+    end = None if live else (FIXED_LAST_DAY + timedelta(days=1)).isoformat()  # exclusive
+    return dg.DailyPartitionsDefinition(
+        start_date=FIRST_PARTITION_DAY.isoformat(), end_date=end, timezone="UTC"
+    )
+
+
+daily_partitions = build_daily_partitions(LIVE)
 
 
 def partition_key(day: date) -> str:

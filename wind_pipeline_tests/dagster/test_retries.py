@@ -21,6 +21,7 @@ from wind_pipeline.assets.aggregates import build_wind_10min_aggregates
 from wind_pipeline.resources import ConektorClient, TargetDatabase
 from wind_pipeline_tests.support.faultkit import one_line_failure
 from wind_pipeline_tests.support.helpers import scalar
+from wind_pipeline_tests.support.sources import EMPTY_DAY, api_over_a_source_ending_early
 from wind_stack.net import free_port
 
 # The production policy waits ~5, 15, 35 s; the same shape with short delays keeps tests fast.
@@ -90,8 +91,8 @@ class FaultProxy:
 def proxy_factory(api_url: str) -> Iterator:
     proxies: list[FaultProxy] = []
 
-    def make(**kwargs) -> FaultProxy:
-        proxy = FaultProxy(api_url, **kwargs).__enter__()
+    def make(upstream: str = api_url, **kwargs) -> FaultProxy:
+        proxy = FaultProxy(upstream, **kwargs).__enter__()
         proxies.append(proxy)
         return proxy
 
@@ -169,13 +170,16 @@ def test_422_fails_at_once_without_any_retry(proxy_factory, target_url):
     assert scalar(target_url, "SELECT count(*) FROM data") == 0
 
 
-def test_empty_source_day_fails_at_once_without_any_retry(proxy_factory, target_url):
-    proxy = proxy_factory()
-    result = run_day(proxy.url, target_url, client_attempts=4, partition="2024-02-01")
+def test_empty_source_day_fails_at_once_without_any_retry(
+    proxy_factory, target_url, new_database, start_api
+):
+    # An empty day inside fixed mode's partitions: a Source that ends a day early.
+    proxy = proxy_factory(upstream=api_over_a_source_ending_early(new_database, start_api))
+    result = run_day(proxy.url, target_url, client_attempts=4, partition=EMPTY_DAY)
     assert not result.success
     assert step_retries(result) == 0
     assert proxy.requests["/data"] == 1
-    assert "no source data for 2024-02-01" in failure_message(result)
+    assert f"no source data for {EMPTY_DAY}" in failure_message(result)
 
 
 def test_unreachable_target_database_is_retried_then_fails_clearly(api_url):

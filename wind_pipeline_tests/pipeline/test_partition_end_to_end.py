@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import dagster as dg
+import pytest
 import sqlalchemy as sa
 
 from wind_pipeline.assets.aggregates import wind_10min_aggregates
 from wind_pipeline_tests.support.faultkit import range_tags
 from wind_pipeline_tests.support.helpers import etl_resources, scalar, table_snapshot
+from wind_pipeline_tests.support.sources import api_over_a_source_ending_early
 
 
 def materialize(api_url: str, target_url: str, **kwargs) -> dg.ExecuteInProcessResult:
@@ -75,21 +77,30 @@ def test_single_run_range_writes_each_day_and_records_each_partition(api_url, ta
     assert table_snapshot(target_url) == before
 
 
-def test_day_without_source_data_fails_clearly_and_leaves_target_untouched(api_url, target_url):
-    assert materialize(api_url, target_url, partition_key="2024-01-05").success
+@pytest.fixture(scope="module")
+def short_api(new_database, start_api) -> str:
+    return api_over_a_source_ending_early(new_database, start_api)
+
+
+def test_day_without_source_data_fails_clearly_and_leaves_target_untouched(short_api, target_url):
+    assert materialize(short_api, target_url, partition_key="2024-01-05").success
     before = table_snapshot(target_url)
 
-    result = materialize(api_url, target_url, partition_key="2024-02-01")
+    result = materialize(short_api, target_url, partition_key="2024-01-10")
     assert not result.success
     (failure,) = [e for e in result.all_events if e.is_step_failure]
     message = failure.step_failure_data.user_failure_data.description
-    assert "no source data for 2024-02-01" in message
-    assert "2024-01-01T00:00Z to 2024-01-10T23:59Z" in message
+    assert "no source data for 2024-01-10" in message
+    assert "2024-01-01T00:00Z to 2024-01-09T23:59Z" in message
     assert table_snapshot(target_url) == before
 
 
-def test_range_with_one_empty_day_writes_nothing(api_url, target_url):
-    tags = range_tags("2024-01-10", "2024-01-11")
-    result = materialize(api_url, target_url, tags=tags)
+def test_range_with_one_empty_day_writes_nothing(short_api, target_url):
+    tags = range_tags("2024-01-09", "2024-01-10")
+    result = materialize(short_api, target_url, tags=tags)
     assert not result.success
+    (failure,) = [e for e in result.all_events if e.is_step_failure]
+    assert (
+        "no source data for 2024-01-10" in failure.step_failure_data.user_failure_data.description
+    )
     assert scalar(target_url, "SELECT count(*) FROM data") == 0

@@ -5,18 +5,22 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import dagster as dg
-import pytest
 
 from wind_pipeline.definitions import defs
-from wind_pipeline.partitions import daily_partitions
+from wind_pipeline.partitions import build_daily_partitions, daily_partitions
+from wind_pipeline.schedules import daily_request
 
 
 def test_definitions_load_and_validate():
     dg.Definitions.validate_loadable(defs)
     repo = defs.get_repository_def()
     keys = {key.to_user_string() for key in repo.asset_graph.get_all_asset_keys()}
-    assert keys == {"source_seed", "target_schema", "wind_10min_aggregates"}
-    assert {job.name for job in repo.get_all_jobs()} >= {"wind_etl_job", "bootstrap_job"}
+    assert keys == {"source_seed", "source_live_readings", "target_schema", "wind_10min_aggregates"}
+    assert {job.name for job in repo.get_all_jobs()} >= {
+        "wind_etl_job",
+        "bootstrap_job",
+        "source_live_job",
+    }
     assert defs.resolve_schedule_def("wind_etl_daily_schedule").job_name == "wind_etl_job"
     for asset_key in keys:
         spec = repo.asset_graph.get(dg.AssetKey(asset_key))
@@ -28,7 +32,8 @@ def test_schedule_tick_requests_the_previous_day():
     assert schedule.cron_schedule == "30 0 * * *"
     assert schedule.execution_timezone in (None, "UTC")
     with dg.build_schedule_context(
-        scheduled_execution_time=datetime(2024, 1, 6, 0, 30, tzinfo=UTC)
+        scheduled_execution_time=datetime(2024, 1, 6, 0, 30, tzinfo=UTC),
+        repository_def=defs.get_repository_def(),
     ) as context:
         requests = list(schedule.evaluate_tick(context).run_requests or [])
     assert [r.partition_key for r in requests] == ["2024-01-05"]
@@ -101,9 +106,10 @@ def test_every_definition_is_described_grouped_and_owned():
         assert node.kinds, key
     for name, resource in repo.get_top_level_resources().items():
         assert resource.description, f"resource {name} needs a description"
-    for job in (defs.resolve_job_def("wind_etl_job"), defs.resolve_job_def("bootstrap_job")):
-        assert job.description, job.name
-    assert defs.resolve_schedule_def("wind_etl_daily_schedule").description
+    for job in ("wind_etl_job", "bootstrap_job", "source_live_job"):
+        assert defs.resolve_job_def(job).description, job
+    for schedule in ("wind_etl_daily_schedule", "source_live_schedule"):
+        assert defs.resolve_schedule_def(schedule).description, schedule
     sensor = defs.resolve_sensor_def("wind_late_data_sensor")
     assert sensor.description and sensor.job_name == "wind_etl_job"
     assert sensor.default_status == dg.DefaultSensorStatus.STOPPED
@@ -129,15 +135,13 @@ def repo_asset(name: str) -> dg.AssetsDefinition:
     return defs.get_repository_def().assets_defs_by_key[dg.AssetKey(name)]
 
 
-# Dagster's own partitioned-schedule helper calls a deprecated method on every tick.
-@pytest.mark.filterwarnings("ignore::DeprecationWarning")
-def test_schedule_requests_an_existing_partition_every_day_of_the_year():
-    schedule = defs.resolve_schedule_def("wind_etl_daily_schedule")
+def test_live_schedule_requests_an_existing_partition_every_day_of_the_year():
+    # Live mode's partitions grow a day a day; fixed mode's stop at 2024-01-10 (unit/test_live_mode.py).
+    partitions = build_daily_partitions(live=True)
     tick = datetime(2024, 1, 2, 0, 30, tzinfo=UTC)
     while tick.year == 2024:
-        with dg.build_schedule_context(scheduled_execution_time=tick) as context:
-            (request,) = schedule.evaluate_tick(context).run_requests
-        existing = daily_partitions.get_partition_keys(current_time=tick)
+        request = daily_request(tick, live=True)
+        existing = partitions.get_partition_keys(current_time=tick)
         assert request.partition_key == existing[-1], tick
         assert request.partition_key == (tick.date() - timedelta(days=1)).isoformat()
         tick += timedelta(days=1)
