@@ -11,7 +11,7 @@ DAGSTER_EVENT_BATCH_SIZE ?= 1000
 # An older venv's activate exported it; `dagster dev`'s webserver and daemon fail on it.
 unexport DAGSTER_MODULE_NAME
 
-.PHONY: install run up down status dev test test-unit bench loadtest lint format clean compose-smoke
+.PHONY: install run up down status dev live test test-unit bench loadtest lint format clean compose-smoke
 
 # Reinstall only when the project or its lock file changed.
 $(STAMP): pyproject.toml requirements.lock Makefile
@@ -39,7 +39,7 @@ down:
 status: install
 	@$(BIN)/wind-stack status
 
-run dev: export DAGSTER_EVENT_BATCH_SIZE := $(DAGSTER_EVENT_BATCH_SIZE)
+run dev live: export DAGSTER_EVENT_BATCH_SIZE := $(DAGSTER_EVENT_BATCH_SIZE)
 
 run: up
 	@mkdir -p $(DAGSTER_HOME)
@@ -47,6 +47,14 @@ run: up
 
 dev: up
 	@mkdir -p $(DAGSTER_HOME)
+	$(BIN)/dagster dev
+
+# Live mode (docs/operations.md): WIND_LIVE=true in .env, the Source fed up to now and every
+# complete day aggregated (wind_stack/live.py), then the UI and the daemon, which keep it live.
+live: install
+	@$(BIN)/wind-stack up --live
+	@mkdir -p $(DAGSTER_HOME)
+	@$(BIN)/python -m wind_stack.live
 	$(BIN)/dagster dev
 
 test: install

@@ -171,6 +171,9 @@ class Bench:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("WIND_", "DAGSTER_"))}
         env.update(self.stack.settings())
         env["DAGSTER_HOME"] = str(home)
+        # A year of partitions: live mode's, which run to yesterday (fixed mode's end with the
+        # design card's 2024-01-10; wind_pipeline/mode.py).
+        env["WIND_LIVE"] = "true"
         # What `make run` / `make dev` set (event batching); an operator's own value wins.
         env.update({key: os.environ.get(key, value) for key, value in RUN_ENVIRONMENT.items()})
         return env

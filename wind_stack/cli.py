@@ -1,4 +1,4 @@
-"""`wind-stack up|down|status`: start, stop and show the local stack (`make up/down/status`)."""
+"""`wind-stack up [--live]|down|status`: start, stop and show the local stack (`make up/down/status`)."""
 
 from __future__ import annotations
 
@@ -19,13 +19,20 @@ def main(argv: list[str] | None = None) -> int:
         choices=["up", "down", "status", "forget-env"],
         help="forget-env: take the stack's lines out of .env, keeping yours (make clean)",
     )
+    parser.add_argument(
+        "--live",
+        action="store_true",
+        help="with up: write WIND_LIVE=true into .env (make live); a plain up writes false",
+    )
     args = parser.parse_args(argv)
     stack = default_stack()
+    stack.live = args.live
     try:
         if args.command == "up":
             stack.up()
             print(f"stack up: PostgreSQL on 127.0.0.1:{stack.postgres.port}, API {stack.api_url}")
-            print(f"settings written to {stack.env_file}")
+            mode = "live" if stack.live else "fixed (the design card's ten days)"
+            print(f"settings written to {stack.env_file}; mode: {mode}")
             if stack.dagster_home is not None:
                 yaml_file = stack.dagster_home / "dagster.yaml"
                 if is_stack_written(stack.dagster_home):

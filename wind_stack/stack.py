@@ -47,6 +47,7 @@ class LocalStack:
         self.stack_dir = stack_dir
         self.env_file = env_file
         self.dagster_home = dagster_home
+        self.live = False  # `up --live` (make live): WIND_LIVE=true in `.env`
         self.state_file = stack_dir / "stack.json"
         state = self._read_state()
         self.postgres = EmbeddedPostgres(
@@ -93,7 +94,10 @@ class LocalStack:
         event batching and DAGSTER_HOME (so `.venv/bin/dagster ...`, without activating the venv,
         uses this instance rather than the Compose `dagster.yaml` beside it)."""
         home = {"DAGSTER_HOME": str(self.dagster_home)} if self.dagster_home else {}
-        return {**self.settings(), **RUN_ENVIRONMENT, **home}
+        # The mode too (wind_pipeline/mode.py): `up --live` writes true, a plain `up` false, so
+        # `make run`, `make dev`, `make live` and the CLI all agree on the partitions.
+        live = {"WIND_LIVE": "true" if self.live else "false"}
+        return {**self.settings(), **RUN_ENVIRONMENT, **home, **live}
 
     def write_env_file(self) -> None:
         """Set the stack's keys in `.env`; the user's own lines stay."""
