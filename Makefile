@@ -8,7 +8,7 @@ export DAGSTER_HOME := $(CURDIR)/.dagster_home
 # Dagster's own switch: a step's per-partition materializations are stored in batches. Set by
 # the environments that run the code location (run, dev, the venv's activate), not at import.
 DAGSTER_EVENT_BATCH_SIZE ?= 1000
-# An older venv's activate exported it; `dagster dev`'s webserver and daemon fail on it.
+# An older venv's activate exported it; `dg dev`'s webserver and daemon fail on it.
 unexport DAGSTER_MODULE_NAME
 
 .PHONY: install run up down status dev live test test-unit bench loadtest lint format clean compose-smoke
@@ -47,7 +47,7 @@ run: up
 
 dev: up
 	@mkdir -p $(DAGSTER_HOME)
-	$(BIN)/dagster dev
+	$(BIN)/dg dev
 
 # Live mode (docs/operations.md): WIND_LIVE=true in .env, the Source fed up to now and every
 # complete day aggregated (wind_stack/live.py), then the UI and the daemon, which keep it live.
@@ -55,7 +55,7 @@ live: install
 	@$(BIN)/wind-stack up --live
 	@mkdir -p $(DAGSTER_HOME)
 	@$(BIN)/python -m wind_stack.live
-	$(BIN)/dagster dev
+	$(BIN)/dg dev
 
 test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

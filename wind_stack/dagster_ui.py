@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import dagster as dg
 import httpx
@@ -29,6 +30,7 @@ def ui_of_this_checkout(url: str, instance: dg.DagsterInstance) -> bool:
         return False
     if "wind_pipeline" not in {entry.get("name") for entry in entries or []}:
         return False
-    if executable != sys.executable:
+    # The same venv: `dg dev` runs `.venv/bin/python3.11` where this is `.venv/bin/python`.
+    if not executable or Path(executable).parent.resolve() != Path(sys.executable).parent.resolve():
         return False
     return info is None or str(instance.root_directory) in info

@@ -1,7 +1,7 @@
 """`make live`'s driver: the `make run` steps with a live Source, before the UI starts.
 
 `make live` runs `wind-stack up --live` (which writes `WIND_LIVE=true` into `.env`), this
-driver, then `dagster dev` in the foreground. The driver seeds the design card's ten days and
+driver, then `dg dev` in the foreground. The driver seeds the design card's ten days and
 creates the Target schema (as `make run`), materializes the feed `source_live_readings` (the
 last days filled in up to the current minute), then aggregates every complete day, so
 yesterday's partition is materialized when the UI opens. From then on the daemon keeps it
@@ -58,7 +58,7 @@ def main() -> int:
     code = converge(PROG, feed=_feed)
     if code == 0:
         print("\n".join(WHAT_RUNS))
-        print(f"UI      {UI_URL}  (`dagster dev`, the UI and the daemon; Ctrl-C stops the feed)")
+        print(f"UI      {UI_URL}  (`dg dev`, the UI and the daemon; Ctrl-C stops the feed)")
     return code
 
 
