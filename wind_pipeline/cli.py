@@ -10,7 +10,7 @@ from datetime import UTC, date, datetime
 from sqlalchemy.exc import SQLAlchemyError
 
 from wind_pipeline.db import make_engine
-from wind_pipeline.domain import FIRST_PARTITION_DAY
+from wind_pipeline.domain import FIRST_PARTITION_DAY, FIXED_LAST_DAY
 from wind_pipeline.etl.conektor_client import (
     ConektorRequestError,
     ConektorSession,
@@ -37,8 +37,9 @@ class _OneLineParser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"{self.prog}: {message} (see {self.prog} --help)\n")
 
 
-def parse_day(text: str, today: date | None = None) -> date:
-    """A partition day: YYYY-MM-DD, from the first partition up to yesterday (UTC)."""
+def parse_day(text: str, live: bool, today: date | None = None) -> date:
+    """A partition day: YYYY-MM-DD, from the first partition up to the design card's last day, or
+    up to yesterday (UTC) in live mode: the days the Dagster asset has partitions for."""
     # Only a calendar date: `date.fromisoformat` also takes 20240105 and week dates (2024-W01-5).
     try:
         if not _CALENDAR_DATE.fullmatch(text):
@@ -47,6 +48,13 @@ def parse_day(text: str, today: date | None = None) -> date:
     except ValueError:
         raise ValueError(f"invalid date {text!r}: expected YYYY-MM-DD, e.g. 2024-01-05") from None
     first = FIRST_PARTITION_DAY
+    if not live:
+        if not first <= day <= FIXED_LAST_DAY:
+            raise ValueError(
+                f"date {text} is outside the partitions: {first} .. {FIXED_LAST_DAY}, the design "
+                "card's ten days (fixed mode; `make live` for a live Source)"
+            )
+        return day
     today = today or datetime.now(UTC).date()
     if not first <= day < today:
         raise ValueError(
@@ -66,8 +74,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("date", help="the UTC day, YYYY-MM-DD (e.g. 2024-01-05)")
     args = parser.parse_args(argv)
     try:
-        day = parse_day(args.date)
         settings = load_settings("target_db_url", "api_url")
+        day = parse_day(args.date, live=settings.live)
     except (ValueError, ConfigurationError) as exc:
         return _fail(str(exc), EXIT_USAGE)
 

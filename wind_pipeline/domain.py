@@ -29,6 +29,8 @@ ROWS_PER_DAY = BUCKETS_PER_DAY * len(SIGNAL_NAMES)
 DEFAULT_PERIOD_START = datetime(2024, 1, 1, tzinfo=UTC)
 DEFAULT_PERIOD_DAYS = 10
 FIRST_PARTITION_DAY: date = DEFAULT_PERIOD_START.date()
+# The design card's last day (2024-01-10): fixed mode's partitions end with the seeded period.
+FIXED_LAST_DAY: date = FIRST_PARTITION_DAY + timedelta(days=DEFAULT_PERIOD_DAYS - 1)
 
 
 @dataclass(frozen=True)

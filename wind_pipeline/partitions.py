@@ -5,11 +5,8 @@ from datetime import date, timedelta
 
 import dagster as dg
 
-from wind_pipeline.domain import DEFAULT_PERIOD_DAYS, FIRST_PARTITION_DAY
+from wind_pipeline.domain import FIRST_PARTITION_DAY, FIXED_LAST_DAY
 from wind_pipeline.mode import LIVE
-
-# The design card's last day (2024-01-10): fixed mode's partitions end with the seeded period.
-FIXED_LAST_DAY: date = FIRST_PARTITION_DAY + timedelta(days=DEFAULT_PERIOD_DAYS - 1)
 
 
 def build_daily_partitions(live: bool) -> dg.DailyPartitionsDefinition:

@@ -47,6 +47,8 @@ class WindSettings(BaseSettings):
     source_db_url: str | None = Field(None, validation_alias="WIND_SOURCE_DB_URL")
     target_db_url: str | None = Field(None, validation_alias="WIND_TARGET_DB_URL")
     api_url: str | None = Field(None, validation_alias="WIND_API_URL")
+    # Live mode (`make live`) or the design card's fixed ten days; see `wind_pipeline/mode.py`.
+    live: bool = Field(False, validation_alias="WIND_LIVE")
 
     @field_validator("source_db_url", "target_db_url")
     @classmethod
@@ -106,6 +108,7 @@ ENV_NAMES = {
     "source_db_url": "WIND_SOURCE_DB_URL",
     "target_db_url": "WIND_TARGET_DB_URL",
     "api_url": "WIND_API_URL",
+    "live": "WIND_LIVE",
 }
 
 

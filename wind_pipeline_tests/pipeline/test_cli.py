@@ -2,21 +2,20 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from wind_pipeline_tests.support.faultkit import subprocess_env
 from wind_pipeline_tests.support.helpers import scalar, table_snapshot
 
 WIND_ETL = str(Path(sys.executable).parent / "wind-etl")
 
 
 def run_cli(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None):
-    full_env = {k: v for k, v in os.environ.items() if not k.startswith("WIND_")}
-    full_env.update(env or {})
+    full_env = subprocess_env(env or {})
     return subprocess.run(
         [WIND_ETL, *args], env=full_env, cwd=cwd, capture_output=True, text=True, timeout=120
     )
@@ -54,6 +53,7 @@ def test_settings_come_from_dotenv_in_the_working_directory(api_url, target_url,
         (["2024-1-5"], "invalid date"),
         (["2023-12-31"], "outside the partitions"),
         (["2999-01-01"], "outside the partitions"),
+        (["2024-01-11"], "2024-01-01 .. 2024-01-10, the design card's ten days (fixed mode;"),
         (["2024-01-05", "extra"], "unrecognized arguments"),
         ([], "required: date"),
     ],
@@ -73,7 +73,8 @@ def test_bad_setting_names_the_variable(tmp_path):
 
 
 def test_empty_day_and_unreachable_api_fail_with_one_line(env, target_url, tmp_path):
-    result = run_cli("2024-02-01", env=env, cwd=tmp_path)
+    # Live mode: 2024-02-01 is a partition (in fixed mode it is refused, below).
+    result = run_cli("2024-02-01", env={**env, "WIND_LIVE": "true"}, cwd=tmp_path)
     assert result.returncode == 1
     assert "no source data for 2024-02-01" in result.stderr
     assert "2024-01-01T00:00Z to 2024-01-10T23:59Z" in result.stderr

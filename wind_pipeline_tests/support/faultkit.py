@@ -178,9 +178,15 @@ class FaultyProxy:
 # -- the ETL in a subprocess, optionally paused inside the load transaction -----------------
 
 
+# A folder with no `.env`: as WIND_STACK_ROOT, no checkout's settings (a developer's own stack,
+# in live mode or not) reach a subprocess beyond what the test gives it.
+NO_STACK_ROOT = Path(__file__).parent
+
+
 def subprocess_env(extra: dict[str, str]) -> dict[str, str]:
-    """The current environment without any WIND_* setting, plus `extra`."""
+    """The current environment without any WIND_* setting or checkout `.env`, plus `extra`."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("WIND_")}
+    env["WIND_STACK_ROOT"] = str(NO_STACK_ROOT)
     env.update(extra)
     return env
 

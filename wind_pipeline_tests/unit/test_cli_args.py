@@ -31,8 +31,19 @@ def offline(monkeypatch: pytest.MonkeyPatch, tmp_path) -> pytest.MonkeyPatch:
 
 
 def test_parse_day_takes_a_calendar_date_from_the_first_partition_to_yesterday():
-    assert parse_day("2024-01-01", today=TODAY) == date(2024, 1, 1)
-    assert parse_day("2024-02-29", today=TODAY) == date(2024, 2, 29)
+    assert parse_day("2024-01-01", live=True, today=TODAY) == date(2024, 1, 1)
+    assert parse_day("2024-02-29", live=True, today=TODAY) == date(2024, 2, 29)
+
+
+def test_in_fixed_mode_the_partitions_are_the_design_cards_ten_days():
+    assert parse_day("2024-01-01", live=False) == date(2024, 1, 1)
+    assert parse_day("2024-01-10", live=False) == date(2024, 1, 10)
+    with pytest.raises(ValueError) as caught:
+        parse_day("2024-01-11", live=False)
+    assert str(caught.value) == (
+        "date 2024-01-11 is outside the partitions: 2024-01-01 .. 2024-01-10, the design card's "
+        "ten days (fixed mode; `make live` for a live Source)"
+    )
 
 
 @pytest.mark.parametrize(
@@ -51,13 +62,13 @@ def test_parse_day_takes_a_calendar_date_from_the_first_partition_to_yesterday()
 )
 def test_parse_day_refuses_with_a_message_that_says_why(text, message):
     with pytest.raises(ValueError) as caught:
-        parse_day(text, today=TODAY)
+        parse_day(text, live=True, today=TODAY)
     assert message in str(caught.value)
 
 
 def test_parse_day_defaults_to_the_real_utc_today():
     with pytest.raises(ValueError, match="outside the partitions"):
-        parse_day("9999-12-31")
+        parse_day("9999-12-31", live=True)
 
 
 @pytest.mark.parametrize("argv", [[], ["2024-01-05", "2024-01-06"], ["--bogus", "2024-01-05"]])
