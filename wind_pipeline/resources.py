@@ -67,7 +67,8 @@ class _DatabaseResource(dg.ConfigurableResource):
 
 
 class SourceDatabase(_DatabaseResource):
-    """The Source PostgreSQL database: written by `source_seed` and read by its checks only.
+    """The Source PostgreSQL database: written by `source_seed` and live mode's feed
+    `source_live_readings`, and read by their checks only.
 
     The ETL never reads it directly; it goes through the Conektor API.
     """

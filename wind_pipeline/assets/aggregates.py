@@ -35,7 +35,8 @@ COLUMN_SCHEMA = dg.TableSchema(
 AGGREGATES_SPEC = dg.AssetSpec(
     AGGREGATES,
     description="Wind speed and power as 10-minute mean, min, max and sample std, a UTC day a partition.",
-    deps=["source_seed", "target_schema"],
+    # The Source's rows come from the seed and, in live mode, from the feed.
+    deps=["source_seed", "source_live_readings", "target_schema"],
     group_name="aggregates",
     kinds={"pandas", "postgres"},
     owners=["team:data-engineering"],
