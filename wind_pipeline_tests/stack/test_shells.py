@@ -59,14 +59,16 @@ def checkout(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     # What `make up` / `make run` do: the Makefile exports DAGSTER_HOME for them.
     make_env = _shell_env(WIND_STACK_ROOT=str(root), DAGSTER_HOME=str(root / ".dagster_home"))
     (root / ".dagster_home").mkdir()
-    for args in (
-        [str(BIN / "wind-stack"), "up"],
-        [str(BIN / "python"), "-m", "wind_stack.run_all"],
-    ):
-        done = _run(args, root, make_env)
-        assert done.returncode == 0, done.stderr[-2000:]
-    yield root
-    _run([str(BIN / "wind-stack"), "down"], root, make_env)
+    try:
+        for args in (
+            [str(BIN / "wind-stack"), "up"],
+            [str(BIN / "python"), "-m", "wind_stack.run_all"],
+        ):
+            done = _run(args, root, make_env)
+            assert done.returncode == 0, done.stderr[-2000:]
+        yield root
+    finally:
+        _run([str(BIN / "wind-stack"), "down"], root, make_env)
 
 
 def _runs(checkout: Path) -> int:
