@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 export DAGSTER_HOME := $(CURDIR)/.dagster_home
 # Dagster's own switch: a step's per-partition materializations are stored in batches. Set by
-# the environments that run the code location (run, dev, the venv's activate), not at import.
+# the environments that run the code location (.env, run, dev), not at import.
 DAGSTER_EVENT_BATCH_SIZE ?= 1000
 # An older venv's activate exported it; `dg dev`'s webserver and daemon fail on it.
 unexport DAGSTER_MODULE_NAME
@@ -18,13 +18,9 @@ $(STAMP): pyproject.toml requirements.lock Makefile
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is required"'
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	set -o pipefail; $(BIN)/python -m pip install --quiet --disable-pip-version-check -c requirements.lock -e '.[dev]' 2>&1 | { grep -v 'is ignored: it is neither a file nor a directory' || true; }
-	@# Activating the venv points Dagster's CLI at this checkout's instance from any folder, with
-	@# the same event batching as `make run`/`make dev`. It must not export DAGSTER_MODULE_NAME:
-	@# `dagster dev` hands its webserver and daemon a workspace, and they fail on both. An older
-	@# snippet is replaced.
-	@grep -q 'wind_pipeline project settings v3' $(BIN)/activate || { \
-		sed -i.bak '/^# wind_pipeline project settings/,$$d' $(BIN)/activate && rm -f $(BIN)/activate.bak && \
-		printf '# wind_pipeline project settings v3\nexport DAGSTER_HOME="%s"\nexport DAGSTER_EVENT_BATCH_SIZE="$${DAGSTER_EVENT_BATCH_SIZE:-$(DAGSTER_EVENT_BATCH_SIZE)}"\n' "$(DAGSTER_HOME)" >> $(BIN)/activate; }
+	@# Activating the venv is plain: the settings, DAGSTER_HOME included, come from .env (make up).
+	@# Older venvs' activate exported DAGSTER_MODULE_NAME, which `dg dev` cannot run with: removed.
+	@sed -i.bak '/^# wind_pipeline project settings/,$$d' $(BIN)/activate && rm -f $(BIN)/activate.bak
 	@mkdir -p $(DAGSTER_HOME)
 	@touch $(STAMP)
 
@@ -45,9 +41,11 @@ run: up
 	@mkdir -p $(DAGSTER_HOME)
 	@$(BIN)/python -m wind_stack.run_all
 
+# `dg dev` takes DAGSTER_HOME from .env (the same folder); exported, it makes Dagster warn
+# about the Compose dagster.yaml at the root.
 dev: up
 	@mkdir -p $(DAGSTER_HOME)
-	$(BIN)/dg dev
+	env -u DAGSTER_HOME $(BIN)/dg dev
 
 # Live mode (docs/operations.md): WIND_LIVE=true in .env, the Source fed up to now and every
 # complete day aggregated (wind_stack/live.py), then the UI and the daemon, which keep it live.
@@ -55,7 +53,7 @@ live: install
 	@$(BIN)/wind-stack up --live
 	@mkdir -p $(DAGSTER_HOME)
 	@$(BIN)/python -m wind_stack.live
-	$(BIN)/dg dev
+	env -u DAGSTER_HOME $(BIN)/dg dev
 
 test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

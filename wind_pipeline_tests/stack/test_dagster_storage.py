@@ -150,16 +150,3 @@ def test_make_run_and_dev_run_with_event_batching(tmp_path, target):
     assert _make_recipe_env(tmp_path, target) == {"batch=1000"}
     # An operator's own value wins.
     assert _make_recipe_env(tmp_path, target, **{EVENT_BATCH_SIZE: "7"}) == {"batch=7"}
-
-
-def test_the_venvs_activate_script_sets_event_batching():
-    """`source .venv/bin/activate` then the design card's `dagster asset materialize ...`."""
-    activate = Path(sys.executable).parent / "activate"
-    base = {k: v for k, v in os.environ.items() if k != EVENT_BATCH_SIZE}
-    show = f'source "{activate}" && echo "${{{EVENT_BATCH_SIZE}}}"'
-    result = subprocess.run(["bash", "-c", show], env=base, capture_output=True, text=True)
-    assert result.stdout.strip() == "1000"
-    result = subprocess.run(
-        ["bash", "-c", show], env={**base, EVENT_BATCH_SIZE: "7"}, capture_output=True, text=True
-    )
-    assert result.stdout.strip() == "7"

@@ -125,14 +125,14 @@ def test_without_activating_the_venv_dagster_and_dg_work_at_the_root(checkout):
     assert _runs(checkout) == before + 2
 
 
-def test_the_activated_venv_exports_no_module_name(checkout):
+def test_the_activated_venv_exports_nothing_of_ours(checkout):
     """Case 1: DAGSTER_MODULE_NAME in the environment makes `dagster dev`'s webserver and daemon
-    hang without a word; activating sets only DAGSTER_HOME and the event batching."""
+    hang without a word, and an exported DAGSTER_HOME makes Dagster warn about the Compose
+    dagster.yaml at the root; activating is plain, the settings come from `.env`."""
     done = _run(_activated("env"), checkout, _shell_env())
     exported = dict(line.split("=", 1) for line in done.stdout.splitlines() if "=" in line)
-    assert "DAGSTER_MODULE_NAME" not in exported
-    assert exported["DAGSTER_HOME"] == str(REPO_ROOT / ".dagster_home")
-    assert exported["DAGSTER_EVENT_BATCH_SIZE"] == "1000"
+    assert exported["VIRTUAL_ENV"] == str(BIN.parent)
+    assert not [name for name in exported if name.startswith(("DAGSTER_", "WIND_"))]
 
 
 def _graphql(url: str, query: str) -> dict:
@@ -187,12 +187,10 @@ def test_the_ui_serves_one_location_and_shows_the_schedule_the_cli_started(check
     log = checkout / "dev.log"
     env = _shell_env()
     if shell.startswith("activated"):
-        # The checkout's own DAGSTER_HOME, exported after activating (an exported value wins).
-        home = f"export DAGSTER_HOME={checkout / '.dagster_home'}"
         cli = shell.split(": ")[1]
-        serve = _activated(f"{home} && exec {cli} -h 127.0.0.1 -p {port}")
+        serve = _activated(f"exec {cli} -h 127.0.0.1 -p {port}")
         schedule = [
-            _activated(f"{home} && dagster schedule {verb} wind_etl_daily_schedule")
+            _activated(f"dagster schedule {verb} wind_etl_daily_schedule")
             for verb in ("start", "stop")
         ]
     else:
@@ -204,6 +202,11 @@ def test_the_ui_serves_one_location_and_shows_the_schedule_the_cli_started(check
     dev = _serve(serve, checkout, env, log)
     try:
         _wait_for_location(url, dev, log)
+        # No warning of ours: DAGSTER_HOME is not exported beside the Compose dagster.yaml, and
+        # `dg dev` is not superseded (`dagster dev` is, Dagster says so itself).
+        output = log.read_text()
+        assert "Found a dagster instance configuration" not in output
+        assert "SupersessionWarning" not in output or shell == "activated: dagster dev"
         started = _run(schedule[0], checkout, env)
         assert started.returncode == 0, started.stderr[-3000:]
         state = _graphql(url, _SCHEDULE)["scheduleOrError"]["scheduleState"]
