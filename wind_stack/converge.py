@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
-from datetime import date, timedelta
+from datetime import date
 
 import dagster as dg
 from sqlalchemy import Engine, func, select
@@ -15,6 +15,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from api_service.models import source_table
 from wind_pipeline.db import make_engine
 from wind_pipeline.domain import MINUTES_PER_DAY
+from wind_pipeline.etl.days import consecutive_runs
 from wind_pipeline.settings import ConfigurationError, load_settings, mask_passwords, redact
 from wind_pipeline.source_data import source_period
 from wind_pipeline.target_models import Data
@@ -36,13 +37,7 @@ def complete_days(source: Engine) -> list[date]:
 
 def day_ranges(days: list[date]) -> list[tuple[date, date]]:
     """Consecutive days as (first, last) ranges: a range run fails whole on a day with no data."""
-    ranges: list[tuple[date, date]] = []
-    for day in sorted(days):
-        if ranges and ranges[-1][1] + timedelta(days=1) == day:
-            ranges[-1] = (ranges[-1][0], day)
-        else:
-            ranges.append((day, day))
-    return ranges
+    return [(run[0], run[-1]) for run in consecutive_runs(days, longest=len(days))]
 
 
 def _aggregate(instance: dg.DagsterInstance, days: list[date]) -> None:
