@@ -13,23 +13,17 @@ from __future__ import annotations
 
 import dagster as dg
 
-from wind_pipeline.settings import ConfigurationError
+from wind_pipeline.settings import ConfigurationError, parse_switch
 
 LIVE_ENV_VAR = "WIND_LIVE"
-_TRUE = {"1", "true", "yes", "on"}
-_FALSE = {"", "0", "false", "no", "off"}
 
 
 def parse_live(value: str | None) -> bool:
     """`true`/`false` (also 1/0, yes/no, on/off; unset or empty means false)."""
-    text = (value or "").strip().lower()
-    if text in _TRUE:
-        return True
-    if text in _FALSE:
-        return False
-    raise ConfigurationError(
-        f"invalid configuration: {LIVE_ENV_VAR}: expected true or false (or 1/0, yes/no, on/off)"
-    )
+    try:
+        return parse_switch(value)
+    except ValueError as exc:
+        raise ConfigurationError(f"invalid configuration: {LIVE_ENV_VAR}: {exc}") from None
 
 
 def live_from_env() -> bool:

@@ -50,6 +50,12 @@ class WindSettings(BaseSettings):
     # Live mode (`make live`) or the design card's fixed ten days; see `wind_pipeline/mode.py`.
     live: bool = Field(False, validation_alias="WIND_LIVE")
 
+    @field_validator("live", mode="before")
+    @classmethod
+    def _switch(cls, value: object) -> bool:
+        # The code location reads the same switch (mode.py): one parser, one set of spellings.
+        return value if isinstance(value, bool) else parse_switch(str(value))
+
     @field_validator("source_db_url", "target_db_url")
     @classmethod
     def _postgres_url(cls, value: str | None) -> str | None:
@@ -66,6 +72,20 @@ class WindSettings(BaseSettings):
             return None
         check_http_url(value)
         return value.strip().rstrip("/")
+
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"", "0", "false", "no", "off"}
+
+
+def parse_switch(value: str | None) -> bool:
+    """An on/off setting: true/false, 1/0, yes/no, on/off (any case); unset or empty is false."""
+    text = (value or "").strip().lower()
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise ValueError("expected true or false (or 1/0, yes/no, on/off)")
 
 
 def check_postgres_url(value: str) -> None:

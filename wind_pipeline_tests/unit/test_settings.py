@@ -170,3 +170,18 @@ def test_mask_passwords_and_redact():
     )
     assert redact("postgresql+psycopg2://u:pw@h/d") == "postgresql+psycopg2://u:***@h/d"
     assert redact("http://u:pw@h:1") == "http://u:***@h:1"
+
+
+@pytest.mark.parametrize(("text", "live"), [("", False), ("off", False), ("On", True), ("1", True)])
+def test_wind_live_reads_like_the_code_locations_switch(clean_env, text, live):
+    clean_env.setenv("WIND_LIVE", text)
+    assert load_settings("live").live is live
+
+
+def test_a_bad_wind_live_names_the_variable(clean_env):
+    clean_env.setenv("WIND_LIVE", "maybe")
+    with pytest.raises(ConfigurationError) as caught:
+        load_settings("live")
+    assert str(caught.value) == (
+        "invalid configuration: WIND_LIVE: expected true or false (or 1/0, yes/no, on/off)"
+    )
