@@ -16,8 +16,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import warnings
-from typing import TYPE_CHECKING
 
 import dagster as dg
 from sqlalchemy import inspect
@@ -29,13 +27,9 @@ from wind_pipeline.settings import ConfigurationError, WindSettings, load_settin
 from wind_pipeline.source_data import source_period
 from wind_pipeline.target_models import signal_ids
 from wind_stack.dagster_instance import export_run_environment
-
-if TYPE_CHECKING:
-    from dagster._utils.error import SerializableErrorInfo
+from wind_stack.dagster_runs import run_job
 
 BOOTSTRAP_JOB = "bootstrap_job"
-# The run's full log is in the instance (the UI shows it); the container log gets our summary.
-_QUIET = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
 BOOTSTRAP_ASSETS = (dg.AssetKey("source_seed"), dg.AssetKey("target_schema"))
 EXIT_FAILED = 1
 EXIT_USAGE = 2
@@ -71,36 +65,6 @@ def already_bootstrapped(instance: dg.DagsterInstance, settings: WindSettings) -
     return f"{period.describe()}; the Target has its {len(SIGNAL_NAMES)} signals"
 
 
-def run_bootstrap_job(instance: dg.DagsterInstance) -> None:
-    """Execute `bootstrap_job` in this process, recorded in `instance`; raise on failure."""
-    # Imported here: loading the definitions is the slow part, and --help should not pay for it.
-    from wind_pipeline.definitions import defs
-
-    result = defs.resolve_job_def(BOOTSTRAP_JOB).execute_in_process(
-        instance=instance,
-        tags={"wind/trigger": "bootstrap"},
-        run_config=_QUIET,
-        raise_on_error=False,
-    )
-    if not result.success:
-        failures = [
-            f"{event.step_key}: {_root_cause(event.step_failure_data.error)}"
-            for event in result.all_events
-            if event.is_step_failure and event.step_failure_data.error
-        ]
-        raise RuntimeError(
-            f"{BOOTSTRAP_JOB} failed (run {result.run_id}): "
-            + ("; ".join(failures) or "see the run's logs in the Dagster UI")
-        )
-
-
-def _root_cause(error: SerializableErrorInfo) -> str:
-    """The first line of the innermost error: the reason, not Dagster's wrapper around it."""
-    while error.cause is not None:
-        error = error.cause
-    return error.message.strip().splitlines()[0]
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m wind_stack.bootstrap",
@@ -113,7 +77,6 @@ def main(argv: list[str] | None = None) -> int:
         "--force", action="store_true", help="run the bootstrap job even if already done"
     )
     args = parser.parse_args(argv)
-    warnings.filterwarnings("ignore", category=dg.BetaWarning)
 
     try:
         settings = load_settings()
@@ -138,7 +101,14 @@ def main(argv: list[str] | None = None) -> int:
                 f"materializing source_seed into {redact(settings.source_db_url)} and "
                 f"target_schema into {redact(settings.target_db_url)} ..."
             )
-            run_bootstrap_job(instance)
+            # The run's full log is in the instance (the UI shows it); the container log gets
+            # our summary only.
+            run_job(
+                BOOTSTRAP_JOB,
+                instance,
+                tags={"wind/trigger": "bootstrap"},
+                console_level="CRITICAL",
+            )
             period = source_period_of(settings)
     except (RuntimeError, SQLAlchemyError, dg.DagsterError) as exc:
         print(f"bootstrap: {str(exc).strip().splitlines()[0]}", file=sys.stderr)
