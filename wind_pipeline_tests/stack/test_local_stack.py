@@ -19,7 +19,7 @@ import httpx
 import psutil
 import pytest
 
-from wind_pipeline_tests.support.helpers import execute, scalar
+from wind_pipeline_tests.support.helpers import execute, scalar, stop_process_group
 from wind_stack.env_file import read_env_file
 from wind_stack.stack import LocalStack
 
@@ -239,12 +239,7 @@ def test_dagster_dev_serves_the_definitions_and_runs_a_partition(stack_root):
         finally:
             instance.dispose()
     finally:
-        os.killpg(dev.pid, signal.SIGINT)
-        try:
-            dev.wait(30)
-        except subprocess.TimeoutExpired:
-            os.killpg(dev.pid, signal.SIGKILL)
-            dev.wait(10)
+        stop_process_group(dev)
         log.close()
 
 

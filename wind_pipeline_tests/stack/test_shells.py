@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -22,7 +21,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from wind_pipeline_tests.support.helpers import REPO_ROOT
+from wind_pipeline_tests.support.helpers import REPO_ROOT, stop_process_group
 from wind_stack.env_file import read_env_file
 from wind_stack.net import free_port
 
@@ -146,15 +145,6 @@ def _serve(args: list[str], cwd: Path, env: dict[str, str], log: Path) -> subpro
         )
 
 
-def _stop(process: subprocess.Popen) -> None:
-    os.killpg(process.pid, signal.SIGINT)
-    try:
-        process.wait(30)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait(10)
-
-
 def _wait_for_location(url: str, process: subprocess.Popen, log: Path) -> None:
     query = "{ workspaceOrError { ... on Workspace { locationEntries { name loadStatus } } } }"
     deadline = time.monotonic() + 180
@@ -213,7 +203,7 @@ def test_the_ui_serves_one_location_and_shows_the_schedule_the_cli_started(check
         assert state["status"] == "RUNNING"
     finally:
         _run(schedule[1], checkout, env)
-        _stop(dev)
+        stop_process_group(dev)
 
 
 def test_from_another_folder_wind_etl_finds_the_checkouts_stack(checkout, tmp_path):

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -57,3 +60,14 @@ def etl_resources(api_url: str, target_url: str) -> dict[str, object]:
         "conektor": ConektorClient(base_url=api_url, backoff_seconds=0.05),
         "target_db": TargetDatabase(url=target_url),
     }
+
+
+def stop_process_group(process: subprocess.Popen) -> None:
+    """Ctrl-C to a server started with `start_new_session=True` (all its processes), then
+    SIGKILL if it has not stopped within 30 s."""
+    os.killpg(process.pid, signal.SIGINT)
+    try:
+        process.wait(30)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(10)
