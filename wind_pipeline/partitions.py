@@ -35,3 +35,9 @@ def partition_day(key: str) -> date:
 def partition_days(keys: Iterable[str]) -> list[date]:
     """The UTC days of partition keys, sorted."""
     return sorted(partition_day(key) for key in keys)
+
+
+def partitioned_days(days: Iterable[date]) -> list[date]:
+    """Those of `days` that are partitions (in this mode, as of now), in their order."""
+    keys = set(daily_partitions.get_partition_keys())
+    return [day for day in days if partition_key(day) in keys]

@@ -25,14 +25,13 @@ from wind_stack.dagster_runs import run_job
 
 def complete_days(source: Engine) -> list[date]:
     """The partitions for which the Source holds all 1,440 minutes."""
-    from wind_pipeline.partitions import daily_partitions
+    from wind_pipeline.partitions import partitioned_days
 
-    keys = set(daily_partitions.get_partition_keys())
     day = func.date_trunc("day", source_table.c.timestamp, "UTC")
     query = select(day).group_by(day).having(func.count() == MINUTES_PER_DAY).order_by(day)
     with source.connect() as conn:
         days = [moment.date() for moment in conn.execute(query).scalars()]
-    return [d for d in days if d.isoformat() in keys]
+    return partitioned_days(days)
 
 
 def day_ranges(days: list[date]) -> list[tuple[date, date]]:

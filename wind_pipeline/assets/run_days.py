@@ -11,7 +11,7 @@ from sqlalchemy import Engine
 from wind_pipeline.checks.aggregate_checks import AGGREGATES
 from wind_pipeline.etl.days import consecutive_runs, days_between
 from wind_pipeline.etl.target_reader import target_days
-from wind_pipeline.partitions import daily_partitions, partition_key
+from wind_pipeline.partitions import partitioned_days
 from wind_pipeline.settings import redact
 
 
@@ -29,8 +29,7 @@ def _held_days(context: dg.AssetExecutionContext, engine: Engine) -> list[date]:
     """The partitions the Target holds rows for, said in one log line."""
     held = target_days(engine)
     # A day outside the partitions (today, or before the first) has no partition to judge.
-    keys = set(daily_partitions.get_partition_keys())
-    days = [day for day in held if partition_key(day) in keys]
+    days = partitioned_days(held)
     where = redact(engine.url.render_as_string(hide_password=False))
     if not days:
         raise NothingToCheck(
